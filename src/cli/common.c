@@ -1,0 +1,266 @@
+#include "core/compat.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "cli/cli.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "pipeline/loader.h"
+
+volatile int bch_cli_stop = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bch_cli_stop = 1;
+}
+
+void bch_cli_install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int bch_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "bouchon %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'bouchon %s --help')\n", cmd);
+    return BCH_EXIT_USAGE;
+}
+
+bool bch_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            return true;
+        }
+        if (strcmp(argv[i], "--") == 0) {
+            break;
+        }
+    }
+    return false;
+}
+
+int bch_cli_time(const char *opt, const char *value, bch_time *out)
+{
+    char err[96];
+
+    if (strcmp(value, "now") == 0) {
+        *out = bch_now();
+        return 0;
+    }
+    if (bch_time_parse(value, strlen(value), false, out, err, sizeof(err))) {
+        fprintf(stderr, "bouchon: %s '%s': %s (use e.g. 2025-12-18T09:00:00Z)\n", opt, value, err);
+        return -1;
+    }
+    return 0;
+}
+
+struct pathvec {
+    char **v;
+    size_t n, cap;
+};
+
+static int push(struct pathvec *pv, const char *p)
+{
+    if (pv->n + 1 >= pv->cap) {
+        size_t ncap = pv->cap ? pv->cap * 2 : 64;
+        char **nv = realloc(pv->v, ncap * sizeof(char *));
+
+        if (!nv) {
+            return -1;
+        }
+        pv->v = nv;
+        pv->cap = ncap;
+    }
+    pv->v[pv->n] = strdup(p);
+    if (!pv->v[pv->n]) {
+        return -1;
+    }
+    pv->n++;
+    pv->v[pv->n] = NULL;
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int walk(struct pathvec *pv, const char *path, int depth)
+{
+    struct stat sb;
+    DIR *d;
+    struct dirent *de;
+    struct pathvec local = {0};
+    int rc = 0;
+
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "bouchon: input '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        return push(pv, path);
+    }
+    if (depth > 16) {
+        fprintf(stderr, "bouchon: input '%s': folders nested too deep\n", path);
+        return -1;
+    }
+    d = opendir(path);
+    if (!d) {
+        fprintf(stderr, "bouchon: input '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        char full[4096];
+
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(full, sizeof(full), "%s/%s", path, de->d_name);
+        if (push(&local, full)) {
+            rc = -1;
+            break;
+        }
+    }
+    closedir(d);
+    if (local.n) {
+        qsort(local.v, local.n, sizeof(char *), cmp_names);
+    }
+    for (size_t i = 0; i < local.n; i++) {
+        if (rc == 0) {
+            rc = walk(pv, local.v[i], depth + 1);
+        }
+        free(local.v[i]);
+    }
+    free(local.v);
+    return rc;
+}
+
+char **bch_cli_collect_inputs(char **paths, int n, size_t *count)
+{
+    struct pathvec pv = {0};
+
+    for (int i = 0; i < n; i++) {
+        if (walk(&pv, paths[i], 0)) {
+            pv.n = pv.n; /* keep what was pushed for freeing */
+            if (pv.v) {
+                pv.v[pv.n] = NULL;
+            }
+            bch_cli_free_paths(pv.v);
+            return NULL;
+        }
+    }
+    if (!pv.v && push(&pv, "") == 0) {
+        free(pv.v[0]);
+        pv.v[0] = NULL;
+        pv.n = 0;
+    }
+    *count = pv.n;
+    return pv.v;
+}
+
+void bch_cli_free_paths(char **paths)
+{
+    if (!paths) {
+        return;
+    }
+    for (size_t i = 0; paths[i]; i++) {
+        free(paths[i]);
+    }
+    free(paths);
+}
+
+int bch_cli_read_input(const char *path, struct bch_buf *b, char *err, size_t errlen)
+{
+    gzFile gz = gzopen(path, "rb");
+    char chunk[1 << 16];
+    int n;
+
+    if (!gz) {
+        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno ? errno : ENOMEM));
+        return -1;
+    }
+    gzbuffer(gz, 1 << 17);
+    bch_buf_reset(b);
+    while ((n = gzread(gz, chunk, sizeof(chunk))) > 0) {
+        if (bch_buf_add(b, chunk, (size_t)n)) {
+            snprintf(err, errlen, "'%s' is larger than %zu bytes", path, b->max);
+            gzclose(gz);
+            return -1;
+        }
+    }
+    if (n < 0) {
+        int zerr;
+        const char *msg = gzerror(gz, &zerr);
+
+        snprintf(err, errlen, "cannot read '%s': %s", path,
+                 zerr == Z_ERRNO ? strerror(errno) : msg);
+        gzclose(gz);
+        return -1;
+    }
+    gzclose(gz);
+    if (!b->data && bch_buf_add(b, "", 0)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int bch_cli_number(const char *opt, const char *value, double max, double *out)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(value, &end);
+    if (errno || end == value || *end != '\0' || !(v >= 0) || v > max) {
+        fprintf(stderr, "bouchon: %s '%s': expected a number between 0 and %g\n", opt, value, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int bch_cli_loader_option(int opt, const char *arg, struct bch_loader_options *o)
+{
+    double v;
+
+    switch (opt) {
+    case BCH_OPT_STALE:
+        if (bch_cli_number("--stale-after", arg, 86400 * 365, &v)) {
+            return -1;
+        }
+        o->track.stale_s = (int64_t)v;
+        return 1;
+    case BCH_OPT_HYSTERESIS:
+        if (bch_cli_number("--hysteresis", arg, 86400, &v)) {
+            return -1;
+        }
+        o->track.hysteresis_s = (int64_t)v;
+        return 1;
+    case BCH_OPT_QUEUE_TOL:
+        if (bch_cli_number("--queue-tolerance", arg, 1000, &v)) {
+            return -1;
+        }
+        o->queue_tol_m = v;
+        return 1;
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,34 @@
+/*
+ * replay.h - load a list of files into the warehouse (replay and run --replay).
+ */
+#ifndef BCH_REPLAY_H
+#define BCH_REPLAY_H
+
+#include "core/compat.h"
+#include "pipeline/loader.h"
+
+struct bch_replay_options {
+    struct bch_loader_options loader;
+    int batch;         /* payloads per transaction */
+    bool quiet;        /* no line per payload */
+    bool time_order;   /* pre-scan files and load them in snapshot-time order */
+    double pace_s;     /* run --replay: pause between payloads (0: none) */
+};
+
+void bch_replay_options_default(struct bch_replay_options *o);
+
+/* Called after each payload is committed (run --replay refreshes the API). */
+typedef void (*bch_replay_hook)(void *ctx, const char *path, const struct bch_load_result *r);
+
+/*
+ * Loads every input (files, folders walked recursively).  Returns a process
+ * exit code: 0, BCH_EXIT_INPUT if anything was rejected, BCH_EXIT_DB,
+ * BCH_EXIT_USAGE for missing inputs.  Prints a summary line on stderr.
+ */
+int bch_replay_paths(const char *dbpath, char **paths, int npaths,
+                     const struct bch_replay_options *o, bch_replay_hook hook);
+
+/* Logs the one-line summary of a payload, as run prints per poll. */
+void bch_replay_log_payload(const char *what, const struct bch_load_result *r);
+
+#endif

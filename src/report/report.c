@@ -1,0 +1,364 @@
+#include "core/compat.h"
+
+#include "core/log.h"
+#include "model/trafi.h"
+#include "report/report.h"
+#include "warehouse/db.h"
+
+void bch_report_query_default(struct bch_report_query *q)
+{
+    q->at = BCH_TIME_NONE;
+    q->from = BCH_TIME_NONE;
+    q->to = BCH_TIME_NONE;
+    q->min_duration_s = 0;
+    q->limit = 10;
+}
+
+json_t *bch_json_time(bch_time t)
+{
+    char buf[32];
+
+    if (t == BCH_TIME_NONE) {
+        return json_null();
+    }
+    bch_time_format_utc(t, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static json_t *col_json_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? json_string((const char *)t) : json_null();
+}
+
+static json_t *col_json_real(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        return json_null();
+    }
+    return json_real(sqlite3_column_double(st, i));
+}
+
+static bch_time col_time(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? BCH_TIME_NONE : sqlite3_column_int64(st, i);
+}
+
+bch_time bch_report_snapshot_at(sqlite3 *db, bch_time at)
+{
+    sqlite3_stmt *st = NULL;
+    bch_time t = BCH_TIME_NONE;
+
+    if (sqlite3_prepare_v2(db, "SELECT max(at) FROM snapshot WHERE at <= ?", -1, &st, NULL) !=
+        SQLITE_OK) {
+        return t;
+    }
+    sqlite3_bind_int64(st, 1, at == BCH_TIME_NONE ? INT64_MAX : at);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        t = col_time(st, 0);
+    }
+    sqlite3_finalize(st);
+    return t;
+}
+
+json_t *bch_report_latest(sqlite3 *db, bch_time at)
+{
+    static const char *sql =
+        "SELECT at, n_fluide, n_dense, n_embouteille, n_paralyse, n_inconnu, n_stale, known_km, "
+        "congested_km, dense_km, congested_share, weighted_index, unknown_share, stale_share, "
+        "newest_mdate, newest_age_s, flag, segments FROM snapshot WHERE at = ?";
+    sqlite3_stmt *st = NULL;
+    bch_time snap = bch_report_snapshot_at(db, at);
+    json_t *o = json_null();
+
+    if (snap == BCH_TIME_NONE || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return o;
+    }
+    sqlite3_bind_int64(st, 1, snap);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        double known = sqlite3_column_double(st, 7);
+        double dense = sqlite3_column_double(st, 9);
+
+        o = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:f, s:o, s:o, s:o, "
+                      "s:f, s:f, s:o, s:o, s:o, s:I}",
+                      "at", bch_json_time(sqlite3_column_int64(st, 0)), "states", "FLUIDE",
+                      (json_int_t)sqlite3_column_int64(st, 1), "DENSE",
+                      (json_int_t)sqlite3_column_int64(st, 2), "EMBOUTEILLE",
+                      (json_int_t)sqlite3_column_int64(st, 3), "PARALYSE",
+                      (json_int_t)sqlite3_column_int64(st, 4), "INCONNU",
+                      (json_int_t)sqlite3_column_int64(st, 5), "stale",
+                      (json_int_t)sqlite3_column_int64(st, 6), "known_km", known, "congested_km",
+                      sqlite3_column_double(st, 8), "dense_km", dense, "congested_share",
+                      col_json_real(st, 10), "dense_share",
+                      known > 0 ? json_real(dense / known) : json_null(), "weighted_index",
+                      col_json_real(st, 11), "unknown_share", sqlite3_column_double(st, 12),
+                      "stale_share", sqlite3_column_double(st, 13), "newest_mdate",
+                      bch_json_time(col_time(st, 14)), "newest_age_s",
+                      sqlite3_column_type(st, 15) == SQLITE_NULL
+                          ? json_null()
+                          : json_integer(sqlite3_column_int64(st, 15)),
+                      "flag", col_json_text(st, 16), "segments",
+                      (json_int_t)sqlite3_column_int64(st, 17));
+        if (!o) {
+            o = json_null();
+        }
+    }
+    sqlite3_finalize(st);
+    return o;
+}
+
+json_t *bch_report_jams(sqlite3 *db, bch_time from, bch_time to, int64_t min_duration_s)
+{
+    static const char *sql =
+        "SELECT s.gid, s.ident, j.start, j.end, j.left_censored, j.peak_state, s.length_m, "
+        "s.typevoie, s.commune FROM jam_episode j JOIN segment s USING (segment_id) "
+        "WHERE j.start <= ?2 AND (j.end IS NULL OR j.end > ?1) "
+        "AND min(coalesce(j.end, ?2), ?2) - j.start >= ?3 ORDER BY j.start, s.ident";
+    sqlite3_stmt *st = NULL;
+    json_t *arr = json_array();
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        bch_error("report", "jams query: %s", sqlite3_errmsg(db));
+        return arr;
+    }
+    sqlite3_bind_int64(st, 1, from == BCH_TIME_NONE ? INT64_MIN : from);
+    sqlite3_bind_int64(st, 2, to == BCH_TIME_NONE ? INT64_MAX : to);
+    sqlite3_bind_int64(st, 3, min_duration_s);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        bch_time start = sqlite3_column_int64(st, 2);
+        bch_time end = col_time(st, 3);
+        bool ongoing = end == BCH_TIME_NONE || (to != BCH_TIME_NONE && end > to);
+        bch_time stop = ongoing ? to : end;
+
+        json_array_append_new(
+            arr, json_pack("{s:I, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, s:o}", "gid",
+                           (json_int_t)sqlite3_column_int64(st, 0), "ident", col_json_text(st, 1),
+                           "start", bch_json_time(start), "end",
+                           bch_json_time(ongoing ? BCH_TIME_NONE : end), "duration_s",
+                           stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start),
+                           "left_censored", sqlite3_column_int(st, 4), "peak_state",
+                           bch_state_name(sqlite3_column_int(st, 5)), "length_m",
+                           col_json_real(st, 6), "typevoie", col_json_text(st, 7), "commune",
+                           col_json_text(st, 8)));
+    }
+    sqlite3_finalize(st);
+    return arr;
+}
+
+json_t *bch_report_queues(sqlite3 *db, bch_time at)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *arr = json_array();
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT idents, length_m, n_segments FROM queue WHERE at = ? "
+                           "ORDER BY queue_no",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return arr;
+    }
+    sqlite3_bind_int64(st, 1, at);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *idents = (const char *)sqlite3_column_text(st, 0);
+        json_t *members = idents ? json_loads(idents, 0, NULL) : NULL;
+
+        json_array_append_new(arr, json_pack("{s:o, s:f, s:I}", "idents",
+                                             members ? members : json_array(), "length_m",
+                                             sqlite3_column_double(st, 1), "n_segments",
+                                             (json_int_t)sqlite3_column_int64(st, 2)));
+    }
+    sqlite3_finalize(st);
+    return arr;
+}
+
+json_t *bch_report_hotspots(sqlite3 *db, bch_time from, bch_time to, const char *by, int limit)
+{
+    /* Congested time of an episode within [from, to], per segment first. */
+    static const char *per_segment =
+        "WITH e AS (SELECT j.segment_id, "
+        "  max(0, min(coalesce(j.end, ?2), ?2) - max(j.start, ?1)) AS secs "
+        "  FROM jam_episode j WHERE j.start <= ?2 AND (j.end IS NULL OR j.end > ?1)), "
+        "g AS (SELECT segment_id, sum(secs) AS secs, count(*) AS episodes FROM e "
+        "  GROUP BY segment_id) ";
+    char sql[1024];
+    sqlite3_stmt *st = NULL;
+    json_t *arr;
+    bool seg = strcmp(by, "segment") == 0;
+
+    if (seg) {
+        snprintf(sql, sizeof(sql),
+                 "%s SELECT s.ident, s.ident, s.gid, g.secs, g.episodes, s.length_m, s.typevoie, "
+                 "s.commune, g.secs * s.length_m / 3600000.0 FROM g JOIN segment s USING "
+                 "(segment_id) ORDER BY g.secs DESC, s.ident LIMIT ?3",
+                 per_segment);
+    } else if (strcmp(by, "typevoie") == 0 || strcmp(by, "commune") == 0) {
+        /* The column name comes from the two literals above, never from input. */
+        snprintf(sql, sizeof(sql),
+                 "%s SELECT coalesce(s.%s, ''), NULL, NULL, sum(g.secs), sum(g.episodes), "
+                 "sum(s.length_m), NULL, NULL, sum(g.secs * s.length_m) / 3600000.0 FROM g JOIN "
+                 "segment s USING (segment_id) GROUP BY 1 ORDER BY 9 DESC, 1 LIMIT ?3",
+                 per_segment, by[0] == 't' ? "typevoie" : "commune");
+    } else {
+        return NULL;
+    }
+    arr = json_array();
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        bch_error("report", "hotspots query: %s", sqlite3_errmsg(db));
+        return arr;
+    }
+    sqlite3_bind_int64(st, 1, from == BCH_TIME_NONE ? INT64_MIN / 2 : from);
+    sqlite3_bind_int64(st, 2, to == BCH_TIME_NONE ? INT64_MAX / 2 : to);
+    sqlite3_bind_int(st, 3, limit);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *o = json_pack("{s:o, s:I, s:I, s:o, s:f}", "key", col_json_text(st, 0),
+                              "congested_s", (json_int_t)sqlite3_column_int64(st, 3), "episodes",
+                              (json_int_t)sqlite3_column_int64(st, 4), "length_m",
+                              col_json_real(st, 5), "congested_km_h", sqlite3_column_double(st, 8));
+
+        if (seg) {
+            json_object_set_new(o, "ident", col_json_text(st, 1));
+            json_object_set_new(o, "gid", json_integer(sqlite3_column_int64(st, 2)));
+            json_object_set_new(o, "typevoie", col_json_text(st, 6));
+            json_object_set_new(o, "commune", col_json_text(st, 7));
+        }
+        json_array_append_new(arr, o);
+    }
+    sqlite3_finalize(st);
+    return arr;
+}
+
+json_t *bch_report_summary(sqlite3 *db, const struct bch_report_query *q, char *err,
+                           size_t errlen)
+{
+    bch_time at = bch_report_snapshot_at(db, q->at);
+    bch_time to = q->to != BCH_TIME_NONE ? q->to : (q->at != BCH_TIME_NONE ? q->at : at);
+    json_t *o, *hot;
+
+    (void)err;
+    (void)errlen;
+    if (to == BCH_TIME_NONE) {
+        to = bch_db_int(db, "SELECT max(mdate) FROM observation", BCH_TIME_NONE);
+    }
+    hot = bch_report_hotspots(db, q->from, to, "segment", q->limit);
+    o = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:o, s:o, s:o, s:o}", "segments",
+        (json_int_t)bch_db_int(db, "SELECT count(*) FROM segment", 0), "observations",
+        (json_int_t)bch_db_int(db, "SELECT count(*) FROM observation", 0), "rejected",
+        (json_int_t)bch_db_int(db, "SELECT count(*) FROM rejected WHERE coerced = 0", 0),
+        "coerced", (json_int_t)bch_db_int(db, "SELECT count(*) FROM rejected WHERE coerced = 1", 0),
+        "state_changes",
+        (json_int_t)bch_db_int(db, "SELECT count(*) FROM state_interval WHERE end IS NOT NULL", 0),
+        "range", "from", bch_json_time(q->from), "to", bch_json_time(to), "latest",
+        bch_report_latest(db, at), "jams", bch_report_jams(db, q->from, to, q->min_duration_s),
+        "queues", at == BCH_TIME_NONE ? json_array() : bch_report_queues(db, at), "hotspots",
+        hot ? hot : json_array());
+    return o;
+}
+
+static double num(const json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+static void local_time(const json_t *t, char *buf, size_t len)
+{
+    bch_time v;
+    struct bch_local_tm tm;
+    const char *s = json_string_value(t);
+
+    if (!s || bch_time_parse(s, strlen(s), false, &v, NULL, 0)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    bch_paris_local(v, &tm);
+    snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d:%02d", (long long)tm.year, tm.month, tm.day,
+             tm.hour, tm.minute, tm.second);
+}
+
+void bch_report_print_text(FILE *out, const json_t *s)
+{
+    const json_t *latest = json_object_get(s, "latest");
+    const json_t *jams = json_object_get(s, "jams");
+    const json_t *queues = json_object_get(s, "queues");
+    const json_t *hot = json_object_get(s, "hotspots");
+    char t1[40];
+    size_t ongoing = 0, i;
+    const json_t *v;
+
+    fprintf(out, "Segments %lld, observations %lld, state changes %lld, rejected %lld (coerced "
+                 "%lld)\n",
+            (long long)num(s, "segments"), (long long)num(s, "observations"),
+            (long long)num(s, "state_changes"), (long long)num(s, "rejected"),
+            (long long)num(s, "coerced"));
+    if (!json_is_object(latest)) {
+        fprintf(out, "No snapshot stored yet.\n");
+        return;
+    }
+    local_time(json_object_get(latest, "at"), t1, sizeof(t1));
+    fprintf(out, "Snapshot %s (Europe/Paris), %s UTC\n", t1,
+            json_string_value(json_object_get(latest, "at")));
+    {
+        const json_t *st = json_object_get(latest, "states");
+
+        fprintf(out, "  States      FLUIDE %lld, DENSE %lld, EMBOUTEILLE %lld, PARALYSE %lld, "
+                     "INCONNU %lld (stale %lld)\n",
+                (long long)num(st, "FLUIDE"), (long long)num(st, "DENSE"),
+                (long long)num(st, "EMBOUTEILLE"), (long long)num(st, "PARALYSE"),
+                (long long)num(st, "INCONNU"), (long long)num(latest, "stale"));
+    }
+    fprintf(out, "  Network     known %.2f km, congested %.2f km (%.2f %%), dense %.2f km\n",
+            num(latest, "known_km"), num(latest, "congested_km"),
+            100.0 * num(latest, "congested_share"), num(latest, "dense_km"));
+    fprintf(out, "  Feed health unknown %.1f %%, stale %.1f %%, newest mdate %lld s old%s%s\n",
+            100.0 * num(latest, "unknown_share"), 100.0 * num(latest, "stale_share"),
+            (long long)num(latest, "newest_age_s"),
+            json_is_string(json_object_get(latest, "flag")) ? ", FLAGGED " : "",
+            json_is_string(json_object_get(latest, "flag"))
+                ? json_string_value(json_object_get(latest, "flag"))
+                : "");
+    json_array_foreach(jams, i, v)
+    {
+        if (json_is_null(json_object_get(v, "end"))) {
+            ongoing++;
+        }
+    }
+    fprintf(out, "Jam episodes %zu (%zu ongoing)\n", json_array_size(jams), ongoing);
+    json_array_foreach(jams, i, v)
+    {
+        if (i >= 15) {
+            fprintf(out, "  ... %zu more\n", json_array_size(jams) - i);
+            break;
+        }
+        local_time(json_object_get(v, "start"), t1, sizeof(t1));
+        fprintf(out, "  %-10s gid %-5lld %-11s %6.0f m  since %s  %s%s\n",
+                json_string_value(json_object_get(v, "ident")), (long long)num(v, "gid"),
+                json_string_value(json_object_get(v, "peak_state")), num(v, "length_m"), t1,
+                json_is_null(json_object_get(v, "end")) ? "ongoing" : "ended",
+                json_is_true(json_object_get(v, "left_censored")) ? " (left-censored)" : "");
+    }
+    fprintf(out, "Queues %zu\n", json_array_size(queues));
+    json_array_foreach(queues, i, v)
+    {
+        char *members;
+
+        if (i >= 10) {
+            break;
+        }
+        members = json_dumps(json_object_get(v, "idents"), JSON_COMPACT);
+        fprintf(out, "  %6.0f m  %s\n", num(v, "length_m"), members ? members : "");
+        free(members);
+    }
+    fprintf(out, "Hotspots (congested time)\n");
+    json_array_foreach(hot, i, v)
+    {
+        fprintf(out, "  %-10s %-18s %-14s %7.1f min, %lld episode(s)\n",
+                json_string_value(json_object_get(v, "ident")),
+                json_string_value(json_object_get(v, "commune"))
+                    ? json_string_value(json_object_get(v, "commune"))
+                    : "",
+                json_string_value(json_object_get(v, "typevoie"))
+                    ? json_string_value(json_object_get(v, "typevoie"))
+                    : "",
+                num(v, "congested_s") / 60.0, (long long)num(v, "episodes"));
+    }
+}

@@ -1,0 +1,321 @@
+// Real-browser test of the dashboard: starts the real `bouchon serve` on a real database, drives
+// Debian's Chromium with playwright-core, and checks what a person would see.
+//
+//   node --test tests/browser/
+//
+// Environment:
+//   BOUCHON_TEST_DB   required: SQLite database built by replaying the real ci_trafi_l snapshots
+//   BOUCHON_BIN       the binary (default REPO/build/bouchon)
+//   BOUCHON_ASSETS    a prebuilt assets folder to serve as is (default: web/build.sh builds
+//                     REPO/build/web first)
+//   CHROMIUM_PATH     the browser (default /usr/bin/chromium; `apt-get install -y chromium`)
+//   BOUCHON_DEV_MOCK  =1 runs tests/browser/dev-mock-server.mjs instead of the binary and needs no
+//                     database. For developing the page only: CI never sets it.
+// A missing binary, database or browser is a failure, never a skip.
+// Output: REPO/test-output/dashboard.png, dashboard-segment.png and server.log.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+const OUT = path.join(REPO, 'test-output');
+const MOCK = process.env.BOUCHON_DEV_MOCK === '1';
+const BIN = process.env.BOUCHON_BIN || path.join(REPO, 'build', 'bouchon');
+const DB = process.env.BOUCHON_TEST_DB || '';
+const ASSETS = process.env.BOUCHON_ASSETS || path.join(REPO, 'build', 'web');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const EXPECTED_SEGMENTS = 694; // the real network of shared/data/bordeaux (ci_trafi_l, 2025-12-18)
+
+const REQUIRED_IDS = [
+    'kpi-congested-km', 'kpi-congested-share', 'kpi-dense-km', 'kpi-active-jams', 'kpi-longest-queue',
+    'feed-health', 'map', 'segment-panel', 'jam-list', 'queue-list', 'hotspots', 'heatmap', 'timeseries',
+];
+
+let server = null; // child process
+let serverLog = '';
+let baseUrl = '';
+let browser = null;
+let page = null;
+const problems = []; // console errors, page errors, failed requests, outside requests
+
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const { port } = s.address();
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function getJson(p) {
+    const res = await fetch(baseUrl + p, { headers: { Accept: 'application/json' } });
+    const text = await res.text();
+    assert.equal(res.status, 200, `GET ${p} answered ${res.status}: ${text.slice(0, 300)}`);
+    try {
+        return JSON.parse(text);
+    } catch {
+        assert.fail(`GET ${p} is not JSON: ${text.slice(0, 300)}`);
+    }
+}
+
+async function waitForHealthz(timeoutMs) {
+    const end = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < end) {
+        if (server.exitCode !== null || server.signalCode !== null)
+            throw new Error(`server exited (${server.exitCode ?? server.signalCode}) before /healthz answered:\n${serverLog}`);
+        try {
+            const res = await fetch(baseUrl + '/healthz', { signal: AbortSignal.timeout(2000) });
+            const body = (await res.text()).trim();
+            if (res.status === 200 && body === 'ok') return;
+            last = `${res.status} ${body.slice(0, 100)}`;
+        } catch (e) {
+            last = e.message;
+        }
+        await sleep(200);
+    }
+    throw new Error(`/healthz did not answer "ok" within ${timeoutMs} ms (last: ${last}):\n${serverLog}`);
+}
+
+function stopServer() {
+    if (!server || server.exitCode !== null || server.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+        const kill = setTimeout(() => server.kill('SIGKILL'), 5000);
+        server.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+        });
+        server.kill('SIGTERM');
+    });
+}
+process.on('exit', () => {
+    if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+});
+
+async function loadPlaywright() {
+    const entry = path.join(HERE, 'node_modules', 'playwright-core', 'index.mjs');
+    if (!fs.existsSync(entry)) {
+        const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: HERE, encoding: 'utf8' });
+        assert.equal(r.status, 0, `npm ci in tests/browser failed:\n${r.stdout}\n${r.stderr}`);
+    }
+    return import(pathToFileURL(entry).href);
+}
+
+function buildAssets() {
+    if (process.env.BOUCHON_ASSETS) {
+        assert.ok(fs.existsSync(path.join(ASSETS, 'index.html')), `BOUCHON_ASSETS=${ASSETS} has no index.html`);
+        return;
+    }
+    const r = spawnSync('sh', [path.join(REPO, 'web', 'build.sh'), ASSETS], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `web/build.sh failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+function startServer(port) {
+    let cmd, args;
+    if (MOCK) {
+        cmd = process.execPath;
+        args = [path.join(HERE, 'dev-mock-server.mjs'), 'serve', '--listen', `127.0.0.1:${port}`, '--assets', ASSETS];
+    } else {
+        assert.ok(fs.existsSync(BIN), `bouchon binary not found at ${BIN} (build it, or set BOUCHON_BIN)`);
+        assert.ok(DB, 'BOUCHON_TEST_DB is not set: it must name a database built by replaying the real snapshots');
+        assert.ok(fs.existsSync(DB), `BOUCHON_TEST_DB=${DB} does not exist`);
+        cmd = BIN;
+        args = ['serve', '--db', DB, '--listen', `127.0.0.1:${port}`, '--assets', ASSETS];
+    }
+    serverLog = `$ ${cmd} ${args.join(' ')}\n`;
+    server = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stdout.on('data', (d) => (serverLog += d));
+    server.stderr.on('data', (d) => (serverLog += d));
+    server.on('error', (e) => (serverLog += `spawn error: ${e.message}\n`));
+}
+
+// Text of a km KPI -> "10.34": accepts "10.34 km" and "10,34 km" (the page shows the French comma).
+function kmText(text) {
+    const t = text.replace(/[\s\u00a0\u202f]+/g, ' ').trim();
+    const m = /^(\d+(?:[.,]\d+)?) km$/.exec(t);
+    assert.ok(m, `"${text}" is not a km figure like "10,34 km"`);
+    return m[1].replace(',', '.');
+}
+
+describe('dashboard in a real browser', { timeout: 180000 }, () => {
+    let network;
+    let summary;
+    let setupError = null;
+    // A failed setup fails every test with its reason (a hook failure alone would only cancel them).
+    const ready = () => {
+        if (setupError) throw setupError;
+    };
+
+    before(async () => {
+        try {
+            await setup();
+        } catch (e) {
+            setupError = e;
+        }
+    });
+
+    async function setup() {
+        fs.mkdirSync(OUT, { recursive: true });
+        assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+        const { chromium } = await loadPlaywright();
+        buildAssets();
+        const port = await freePort();
+        baseUrl = `http://127.0.0.1:${port}`;
+        startServer(port);
+        await waitForHealthz(30000);
+
+        network = await getJson('/api/v1/network');
+        summary = await getJson('/api/v1/summary');
+
+        browser = await chromium.launch({
+            executablePath: CHROMIUM,
+            headless: true,
+            args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
+                '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                '--disable-quic', '--disable-default-apps'],
+        });
+        // The browser's own zone is UTC on purpose: the page must show Europe/Paris by itself.
+        const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'fr-FR', timezoneId: 'UTC' });
+        page = await context.newPage();
+        page.on('console', (m) => {
+            if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+        });
+        page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+        page.on('request', (r) => {
+            const u = new URL(r.url());
+            if (!['http:', 'https:'].includes(u.protocol)) return; // data: favicon
+            if (u.origin !== baseUrl) problems.push(`request outside the server (no CDN allowed): ${r.url()}`);
+        });
+        page.on('requestfailed', (r) => {
+            const err = r.failure() ? r.failure().errorText : '';
+            if (!/ERR_ABORTED/.test(err)) problems.push(`request failed: ${r.url()} ${err}`);
+        });
+        page.on('response', (r) => {
+            if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+        });
+        await page.goto(baseUrl + '/', { waitUntil: 'load' });
+        await page.waitForSelector('html[data-ready="true"]', { timeout: 30000 });
+    }
+
+    after(async () => {
+        if (browser) await browser.close().catch(() => {});
+        await stopServer();
+        try {
+            fs.mkdirSync(OUT, { recursive: true });
+            fs.writeFileSync(path.join(OUT, 'server.log'), serverLog);
+        } catch { /* nothing to keep */ }
+    });
+
+    test('the API serves the real network', () => {
+        ready();
+        assert.equal(network.type, 'FeatureCollection');
+        assert.equal(network.features.length, EXPECTED_SEGMENTS);
+        assert.equal(summary.segments, EXPECTED_SEGMENTS);
+        assert.equal(typeof summary.latest.congested_km, 'number', 'summary latest.congested_km is not a number');
+    });
+
+    test('the page has every element the tests and users rely on', async () => {
+        ready();
+        for (const id of REQUIRED_IDS) assert.equal(await page.locator(`#${id}`).count(), 1, `#${id} missing`);
+        assert.ok(await page.locator('#segment-panel').isHidden(), '#segment-panel must stay hidden until a click');
+        const body = await page.locator('body').innerText();
+        assert.ok(body.includes('Données : Bordeaux Métropole (open data)'), 'attribution line missing');
+    });
+
+    test('the map draws one path per segment', async () => {
+        ready();
+        const paths = page.locator('#map path.seg');
+        await page.waitForFunction((n) => document.querySelectorAll('#map path.seg').length === n, EXPECTED_SEGMENTS,
+            { timeout: 20000 }).catch(() => {});
+        assert.equal(await paths.count(), EXPECTED_SEGMENTS);
+        const gids = await page.$$eval('#map path.seg', (ps) => ps.map((p) => p.getAttribute('data-gid')));
+        assert.equal(new Set(gids).size, EXPECTED_SEGMENTS, 'each path carries its own data-gid');
+        const byState = {};
+        for (const f of network.features) byState[f.properties.state] = (byState[f.properties.state] || 0) + 1;
+        for (const [state, n] of Object.entries(byState))
+            assert.equal(await page.locator(`#map path.seg.seg-${state}`).count(), n, `paths of state ${state}`);
+    });
+
+    test('the congested-km KPI shows the API figure', async () => {
+        ready();
+        const expected = summary.latest.congested_km.toFixed(2);
+        const kpi = page.locator('#kpi-congested-km');
+        await page.waitForFunction(() => document.getElementById('kpi-congested-km').getAttribute('data-value') !== '',
+            null, { timeout: 10000 });
+        assert.equal(kmText(await kpi.textContent()), expected);
+        assert.equal(await kpi.getAttribute('data-value'), expected);
+    });
+
+    test('times are shown in Europe/Paris', async () => {
+        ready();
+        const at = Date.parse(summary.latest.at);
+        const want = new Intl.DateTimeFormat('fr-FR', {
+            timeZone: 'Europe/Paris', day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit',
+        }).format(at);
+        const norm = (s) => s.replace(/[\s\u00a0\u202f]+/g, ' ').trim();
+        assert.equal(norm(await page.locator('#last-snapshot').textContent()), norm(want));
+    });
+
+    test('live updates: the event stream is open', async () => {
+        ready();
+        await page.waitForSelector('#live-status.live-on', { timeout: 10000 });
+    });
+
+    test('the feed health card shows the API status', async () => {
+        ready();
+        const health = await getJson('/api/v1/health');
+        const status = await page.locator('#feed-health').getAttribute('data-status');
+        assert.ok(status === health.status || (health.status === 'ok' && status === 'warn'),
+            `#feed-health data-status="${status}" but /api/v1/health says "${health.status}"`);
+        if (health.status !== 'ok') assert.ok(await page.locator('#banner').isVisible(), 'a warning banner must show');
+        await page.screenshot({ path: path.join(OUT, 'dashboard.png'), fullPage: true });
+    });
+
+    test('clicking a segment opens its panel', async () => {
+        ready();
+        // A point on a segment path that no other path covers, congested segments first.
+        const target = await page.evaluate(() => {
+            const all = [...document.querySelectorAll('#map path.seg')];
+            const rank = (p) => (/seg-(EMBOUTEILLE|PARALYSE)/.test(p.getAttribute('class')) ? 0 : 1);
+            all.sort((a, b) => rank(a) - rank(b));
+            for (const p of all) {
+                const len = p.getTotalLength();
+                for (const f of [0.5, 0.3, 0.7]) {
+                    const pt = p.getPointAtLength(len * f).matrixTransform(p.getScreenCTM());
+                    if (document.elementFromPoint(pt.x, pt.y) === p) return { x: pt.x, y: pt.y, gid: p.getAttribute('data-gid') };
+                }
+            }
+            return null;
+        });
+        assert.ok(target, 'no segment path can be clicked');
+        const feature = network.features.find((f) => String(f.properties.gid) === target.gid);
+        assert.ok(feature, `clicked path has data-gid ${target.gid}, unknown to /api/v1/network`);
+        await page.mouse.click(target.x, target.y);
+        const panel = page.locator('#segment-panel');
+        await panel.waitFor({ state: 'visible', timeout: 5000 });
+        assert.equal((await page.locator('#segment-ident').textContent()).trim(), feature.properties.ident);
+        const text = await panel.innerText();
+        assert.ok(text.includes(feature.properties.ident), 'panel shows the ident');
+        assert.ok(text.includes(String(feature.properties.gid)), 'panel shows the gid');
+        // its history comes from /segments/{gid}/history
+        await page.waitForFunction(() => !/chargement/.test(document.getElementById('segment-body').innerText), null, { timeout: 10000 });
+        assert.ok(!/indisponible/.test(await panel.innerText()), 'segment history failed to load');
+        await page.screenshot({ path: path.join(OUT, 'dashboard-segment.png'), fullPage: true });
+    });
+
+    test('no console errors, failed requests or requests outside the server', async () => {
+        ready();
+        await sleep(300);
+        assert.deepEqual(problems, []);
+    });
+});
