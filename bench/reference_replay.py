@@ -20,6 +20,8 @@ datetime), the work the C binary does on replay of ci_trafi_l CSV exports:
    segment (keyed by ident: attributes, geometry, length, first/last seen),
    segment_gid (every gid of a segment with its validity period),
    observation (unique on (segment_id, mdate): INSERT OR IGNORE);
+   PRAGMA journal_mode=WAL, synchronous NORMAL (--synchronous), other
+   pragmas at SQLite's defaults; --batch N puts N files in one transaction;
 5. then derives, per segment, from the stored observations in mdate order:
    state_interval ([start, end) of each run of one state; end NULL if open)
    and jam_episode (congested = EMBOUTEILLE or PARALYSE; start = first
@@ -212,7 +214,9 @@ def list_inputs(paths):
 
 
 def load_file(db, path, seg_ids):
-    """Parses and stores one file; returns (rows parsed, observations inserted)."""
+    """Parses and stores one file (inside an open transaction).
+
+    Returns (rows parsed, observations inserted)."""
     with open(path, "rb") as f:
         raw = f.read()
     content_hash = h128(raw)
@@ -246,32 +250,31 @@ def load_file(db, path, seg_ids):
     snapshot_at = max(p[4] for p in parsed) if parsed else None
     fetched_at = snapshot_at if snapshot_at is not None else int(time.time())
 
-    with transaction(db):                               # one transaction per file
-        cur = db.execute(
-            "INSERT INTO raw_source (kind, name, dataset, format, content_hash, fetched_at,"
-            " snapshot_at) VALUES ('file', ?, 'ci_trafi_l', 'csv', ?, ?, ?)"
-            " ON CONFLICT (content_hash) DO UPDATE SET name = excluded.name"
-            " RETURNING source_id",
-            (path, content_hash, int(time.time()), snapshot_at))
-        source_id = cur.fetchone()[0]
-        db.executemany("INSERT OR IGNORE INTO raw_geometry VALUES (?, ?)",
-                       ((p[8], p[7]) for p in parsed))
-        db.executemany("INSERT OR IGNORE INTO raw_record VALUES (?, ?, ?, ?, ?, ?)",
-                       ((p[9], source_id, p[0], fetched_at, p[8], p[10]) for p in parsed))
-        db.executemany(UPSERT_SEGMENT,
-                       ((p[1], p[2], p[11], p[12], p[13], p[14], p[5], p[8], p[7], p[6],
-                         p[4], p[4]) for p in parsed))
-        for p in parsed:
-            if p[1] not in seg_ids:
-                seg_ids[p[1]] = db.execute("SELECT segment_id FROM segment WHERE ident = ?",
-                                           (p[1],)).fetchone()[0]
-        db.executemany(UPSERT_GID, ((p[2], seg_ids[p[1]], p[4], p[4]) for p in parsed))
-        before = db.total_changes
-        db.executemany("INSERT OR IGNORE INTO observation VALUES (?, ?, ?, ?, ?)",
-                       ((seg_ids[p[1]], p[4], p[3], p[2], fetched_at) for p in parsed))
-        inserted = db.total_changes - before
-        db.execute("UPDATE raw_source SET records = ?, completed = 1 WHERE source_id = ?",
-                   (len(parsed), source_id))
+    cur = db.execute(
+        "INSERT INTO raw_source (kind, name, dataset, format, content_hash, fetched_at,"
+        " snapshot_at) VALUES ('file', ?, 'ci_trafi_l', 'csv', ?, ?, ?)"
+        " ON CONFLICT (content_hash) DO UPDATE SET name = excluded.name"
+        " RETURNING source_id",
+        (path, content_hash, int(time.time()), snapshot_at))
+    source_id = cur.fetchone()[0]
+    db.executemany("INSERT OR IGNORE INTO raw_geometry VALUES (?, ?)",
+                   ((p[8], p[7]) for p in parsed))
+    db.executemany("INSERT OR IGNORE INTO raw_record VALUES (?, ?, ?, ?, ?, ?)",
+                   ((p[9], source_id, p[0], fetched_at, p[8], p[10]) for p in parsed))
+    db.executemany(UPSERT_SEGMENT,
+                   ((p[1], p[2], p[11], p[12], p[13], p[14], p[5], p[8], p[7], p[6],
+                     p[4], p[4]) for p in parsed))
+    for p in parsed:
+        if p[1] not in seg_ids:
+            seg_ids[p[1]] = db.execute("SELECT segment_id FROM segment WHERE ident = ?",
+                                       (p[1],)).fetchone()[0]
+    db.executemany(UPSERT_GID, ((p[2], seg_ids[p[1]], p[4], p[4]) for p in parsed))
+    before = db.total_changes
+    db.executemany("INSERT OR IGNORE INTO observation VALUES (?, ?, ?, ?, ?)",
+                   ((seg_ids[p[1]], p[4], p[3], p[2], fetched_at) for p in parsed))
+    inserted = db.total_changes - before
+    db.execute("UPDATE raw_source SET records = ?, completed = 1 WHERE source_id = ?",
+               (len(parsed), source_id))
     return len(parsed), inserted
 
 
@@ -317,6 +320,8 @@ def main():
     ap.add_argument("--db", required=True, help="SQLite database to create or extend")
     ap.add_argument("--synchronous", default="NORMAL", choices=["OFF", "NORMAL", "FULL"],
                     help="PRAGMA synchronous (default %(default)s, the usual setting with WAL)")
+    ap.add_argument("--batch", type=int, default=1, metavar="N",
+                    help="files per transaction (default %(default)s: one transaction per file)")
     ap.add_argument("inputs", nargs="+", help="directories of *.csv files, or files")
     args = ap.parse_args()
 
@@ -334,10 +339,12 @@ def main():
     seg_ids = dict(db.execute("SELECT ident, segment_id FROM segment"))
 
     rows = stored = 0
-    for path in files:
-        r, s = load_file(db, path, seg_ids)
-        rows += r
-        stored += s
+    for first in range(0, len(files), args.batch):
+        with transaction(db):                           # --batch files per transaction
+            for path in files[first:first + args.batch]:
+                r, s = load_file(db, path, seg_ids)
+                rows += r
+                stored += s
     t_load = time.perf_counter() - t0
     n_int, n_ep = derive(db)
     total = db.execute("SELECT count(*) FROM observation").fetchone()[0]

@@ -11,6 +11,7 @@
 #   SEED=n            generator seed when the day is generated (default 20251218)
 #   REF_SYNC=mode     PRAGMA synchronous of the reference: OFF|NORMAL|FULL (default NORMAL);
 #                     set it to what the C binary uses, the disk's fsync cost dominates
+#   REF_BATCH=n       files per transaction in the reference (default 1: one per file)
 #
 # Measured, for each: observations in the resulting DB (SELECT count(*) FROM
 # observation), wall seconds and peak RSS from /usr/bin/time -v, observations/s.
@@ -24,7 +25,7 @@ ref_only=0
 case "${1:-}" in
     --reference-only) ref_only=1 ;;
     "") ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run_core_bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac
 
@@ -32,6 +33,7 @@ BOUCHON=${BOUCHON:-$repo/build/bouchon}
 DAY_DIR=${DAY_DIR:-$repo/bench/out/day}
 SEED=${SEED:-20251218}
 REF_SYNC=${REF_SYNC:-NORMAL}
+REF_BATCH=${REF_BATCH:-1}
 OUT=$repo/bench/out
 C_DB=$OUT/core_c.db
 REF_DB=$OUT/core_ref.db
@@ -99,7 +101,7 @@ if [ "$ref_only" = 0 ]; then
     measure c "$C_DB" "$OUT/core_c.log" -- "$BOUCHON" replay --db "$C_DB" "$DAY_DIR"
 fi
 measure ref "$REF_DB" "$OUT/core_ref.log" -- \
-    python3 bench/reference_replay.py --synchronous "$REF_SYNC" --db "$REF_DB" "$DAY_DIR"
+    python3 bench/reference_replay.py --synchronous "$REF_SYNC" --batch "$REF_BATCH" --db "$REF_DB" "$DAY_DIR"
 
 # ---- table
 row() {   # name label
@@ -116,7 +118,7 @@ row() {   # name label
          "SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)') (Python module)"
     printf "%-34s %12s %10s %14s %10s\n" "implementation" "observations" "wall s" "observations/s" "peak RSS MB"
     [ "$ref_only" = 0 ] && row c "C: bouchon replay"
-    row ref "Python reference (sync=$REF_SYNC)"
+    row ref "Python reference (sync=$REF_SYNC, batch=$REF_BATCH)"
     if [ "$ref_only" = 0 ]; then
         if [ "$RES_c_obs" != "$RES_ref_obs" ]; then
             echo "WARNING: observation counts differ (C $RES_c_obs, reference $RES_ref_obs)"

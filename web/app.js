@@ -80,10 +80,12 @@
     short: new Intl.DateTimeFormat('fr-FR', { timeZone: TZ, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }),
     time: new Intl.DateTimeFormat('fr-FR', { timeZone: TZ, hour: '2-digit', minute: '2-digit' }),
     day: new Intl.DateTimeFormat('fr-FR', { timeZone: TZ, weekday: 'short', day: 'numeric', month: 'short' }),
+    compact: new Intl.DateTimeFormat('fr-FR', { timeZone: TZ, day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit' }),
     parts: new Intl.DateTimeFormat('en-GB', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
   };
   function fmtDateTime(ms) { return ms == null ? '—' : DTF.dateTime.format(ms); }
   function fmtShort(ms) { return ms == null ? '—' : DTF.short.format(ms); }
+  function fmtCompact(ms) { return ms == null ? '—' : DTF.compact.format(ms).replace(' ', NBSP); }
   function fmtTime(ms) { return ms == null ? '—' : DTF.time.format(ms); }
   function fmtAgo(seconds) { return isNum(seconds) ? 'il y a ' + fmtDuration(seconds) : '—'; }
 
@@ -110,14 +112,24 @@
     var t = guess - parisOffset(guess);
     return guess - parisOffset(t);
   }
+  // Range fields: "jj/mm/aaaa hh:mm" in Europe/Paris time, whatever the browser's locale and zone.
   function toInputValue(ms) {
     if (ms == null) return '';
     var p = parisParts(ms), z = function (n) { return String(n).padStart(2, '0'); };
-    return p.year + '-' + z(p.month) + '-' + z(p.day) + 'T' + z(p.hour) + ':' + z(p.minute);
+    return z(p.day) + '/' + z(p.month) + '/' + p.year + ' ' + z(p.hour) + ':' + z(p.minute);
   }
   function fromInputValue(v) {
-    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(v || '');
-    return m ? parisToUtc(+m[1], +m[2], +m[3], +m[4], +m[5]) : null;
+    v = (v || '').trim();
+    var m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:[ T,]+(\d{1,2})[:h](\d{2}))?$/.exec(v);
+    var y, mo, d, h, mi;
+    if (m) { d = +m[1]; mo = +m[2]; y = +m[3]; h = m[4] != null ? +m[4] : 0; mi = m[5] != null ? +m[5] : 0; }
+    else {
+      m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}))?$/.exec(v);
+      if (!m) return null;
+      y = +m[1]; mo = +m[2]; d = +m[3]; h = m[4] != null ? +m[4] : 0; mi = m[5] != null ? +m[5] : 0;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) return null;
+    return parisToUtc(y, mo, d, h, mi);
   }
 
   // ------------------------------------------------------------------ DOM helpers
@@ -145,6 +157,8 @@
   }
   function badge(state) { return el('span', { class: 'badge badge-' + state, text: state }); }
   function emptyNote(text) { return el('div', { class: 'empty', text: text }); }
+  // what a panel without data says: still loading, or nothing stored yet
+  function waitNote() { return S.summary && !S.dataRange ? 'aucune donnée enregistrée' : 'chargement…'; }
   function replace(node, child) { node.textContent = ''; if (child) node.appendChild(child); }
 
   // ------------------------------------------------------------------ API
@@ -371,7 +385,8 @@
         if (ll) b.extend(L.polyline(ll).getBounds());
       }
     });
-    if (b.isValid()) map.fitBounds(b, { padding: [60, 60], maxZoom: 16 });
+    var right = $('segment-panel').hidden ? 60 : 380;
+    if (b.isValid()) map.fitBounds(b, { paddingTopLeft: [60, 60], paddingBottomRight: [right, 60], maxZoom: 16 });
   }
 
   // ------------------------------------------------------------------ KPIs and health
@@ -525,7 +540,7 @@
   function renderJams() {
     var box = $('jam-list');
     var src = S.jams ? S.jams.jams : (S.summary ? S.summary.jams : null);
-    if (!src) { replace(box, emptyNote(S.errors.jams ? 'indisponible' : 'chargement…')); return; }
+    if (!src) { replace(box, emptyNote(S.errors.jams ? 'indisponible' : waitNote())); return; }
     var list = src.filter(function (j) { return matches(j); });
     list.sort(function (a, b) {
       if ((a.end == null) !== (b.end == null)) return a.end == null ? -1 : 1;
@@ -542,7 +557,7 @@
         onclick: function () { selectSegment(j.gid, true); }
       }, [
         td([el('div', { class: 'ident', text: j.ident }), el('div', { class: 'sub', text: [j.commune, j.typevoie].filter(Boolean).join(' · ') })]),
-        td([el('div', { text: fmtShort(start) }), el('div', { class: 'sub', text: j.end == null ? '' : 'fin ' + fmtTime(parseUtc(j.end)) })]),
+        td([el('div', { text: fmtCompact(start) }), el('div', { class: 'sub', text: j.end == null ? '' : 'fin ' + fmtTime(parseUtc(j.end)) })]),
         td([(j.left_censored ? '≥ ' : '') + fmtDuration(j.duration_s)], 'num',
           j.left_censored ? 'commencé avant le premier relevé de ce tronçon (censuré à gauche)' : null),
         td(j.end == null ? el('span', { class: 'badge badge-live', text: 'en cours' }) : badge(j.peak_state))
@@ -589,7 +604,7 @@
   function renderHotspots() {
     var box = $('hotspots');
     var data = S.hotspots;
-    if (!data) { replace(box, emptyNote(S.errors.hotspots ? 'indisponible' : 'chargement…')); return; }
+    if (!data) { replace(box, emptyNote(S.errors.hotspots ? 'indisponible' : waitNote())); return; }
     var by = data.by;
     var note = null;
     var list = data.hotspots.filter(function (h) {
@@ -660,7 +675,7 @@
   function renderTimeseries() {
     var box = $('timeseries');
     var ts = S.timeseries;
-    if (!ts) { replace(box, emptyNote(S.errors.timeseries ? 'indisponible' : 'chargement…')); return; }
+    if (!ts) { replace(box, emptyNote(S.errors.timeseries ? 'indisponible' : waitNote())); return; }
     var pts = ts.points.map(function (p) {
       return {
         t: parseUtc(p.at), c: p.congested_share, d: isNum(p.dense_km) && p.known_km ? p.dense_km / p.known_km : null,
@@ -760,7 +775,7 @@
   function renderHeatmap() {
     var box = $('heatmap');
     var pr = S.profile;
-    if (!pr) { replace(box, emptyNote(S.errors.profile ? 'indisponible' : 'chargement…')); return; }
+    if (!pr) { replace(box, emptyNote(S.errors.profile ? 'indisponible' : waitNote())); return; }
     var metric = $('heatmap-metric').value;
     var cells = {};
     var vmax = 0;
@@ -907,7 +922,7 @@
     if (ivs.length) {
       var rows = ivs.slice().reverse().slice(0, 40).map(function (v) {
         return el('tr', null, [
-          td(badge(v.state)), td(fmtShort(v.s)), td(v.e == null ? 'en cours' : fmtTime(v.e)), td(fmtDuration(v.dur), 'num')
+          td(badge(v.state)), td(fmtCompact(v.s)), td(v.e == null ? 'en cours' : fmtCompact(v.e)), td(fmtDuration(v.dur), 'num')
         ]);
       });
       hist.appendChild(table([{ text: 'État' }, { text: 'Début' }, { text: 'Fin' }, { text: 'Durée', cls: 'num' }], rows));
@@ -916,7 +931,7 @@
     if (njams) {
       var js = el('div', { class: 'panel-section' }, [el('h4', { text: 'Bouchons du tronçon' })]);
       js.appendChild(table([{ text: 'Début' }, { text: 'Durée', cls: 'num' }, { text: 'Max' }], h.jams.slice().reverse().slice(0, 20).map(function (j) {
-        return el('tr', null, [td(fmtShort(parseUtc(j.start))), td((j.left_censored ? '≥ ' : '') + fmtDuration(j.duration_s) + (j.end == null ? ' (en cours)' : ''), 'num'), td(badge(j.peak_state))]);
+        return el('tr', null, [td(fmtCompact(parseUtc(j.start))), td((j.left_censored ? '≥ ' : '') + fmtDuration(j.duration_s) + (j.end == null ? ' (en cours)' : ''), 'num'), td(badge(j.peak_state))]);
       })));
       body.appendChild(js);
     }
@@ -928,11 +943,19 @@
       b.addEventListener('click', function () { setPreset(b.getAttribute('data-preset')); });
     });
     $('range-apply').addEventListener('click', function () {
-      var f = fromInputValue($('range-from').value), t = fromInputValue($('range-to').value);
-      if (f == null || t == null || f >= t) { $('range-from').focus(); return; }
+      // a field left as shown keeps its exact instant (the fields show whole minutes only)
+      var fv = $('range-from').value.trim(), tv = $('range-to').value.trim();
+      var f = fv === toInputValue(S.range.from) ? S.range.from : fromInputValue(fv);
+      var t = tv === toInputValue(S.range.to) ? S.range.to : fromInputValue(tv);
+      $('range-from').setAttribute('aria-invalid', f == null || (t != null && f >= t) ? 'true' : 'false');
+      $('range-to').setAttribute('aria-invalid', t == null ? 'true' : 'false');
+      if (f == null || t == null || f >= t) { (f == null ? $('range-from') : $('range-to')).focus(); return; }
       S.range = { preset: 'custom', from: f, to: t };
       renderRangeControls();
       loadRange();
+    });
+    ['range-from', 'range-to'].forEach(function (id) {
+      $(id).addEventListener('keydown', function (e) { if (e.key === 'Enter') $('range-apply').click(); });
     });
     $('filter-commune').addEventListener('change', function (e) { setFilter('commune', e.target.value); });
     $('filter-typevoie').addEventListener('change', function (e) { setFilter('typevoie', e.target.value); });
@@ -1020,9 +1043,8 @@
     });
     $('range-from').value = toInputValue(S.range.from);
     $('range-to').value = toInputValue(S.range.to);
-    if (S.dataRange) {
-      $('range-from').min = $('range-to').min = toInputValue(S.dataRange.first - 7 * 86400e3);
-    }
+    $('range-from').setAttribute('aria-invalid', 'false');
+    $('range-to').setAttribute('aria-invalid', 'false');
   }
 
   // ------------------------------------------------------------------ loading
@@ -1193,6 +1215,7 @@
         return loadRange();
       }, function (e) { noteError('timeseries', e); });
     }).then(function () {
+      renderJams(); renderTimeseries(); renderHeatmap(); renderHotspots();
       document.documentElement.setAttribute('data-ready', 'true');
     });
     connectEvents();

@@ -147,6 +147,7 @@ def main():
         "probe_leading_zero.json": b'{"v": 012}',
         "probe_nul_escape.json": b'{"v": "a\\u0000b"}',
         "probe_lone_surrogate.json": b'{"v": "\\ud800"}',
+        "probe_long_number.json": b'{"v": 44.82288' + b"0" * 70 + b'1}',
         "probe_reals.json": b'[44.82288, -0.601044, 0.1, 44.82186651428834, 1e-7, 5]',
         "probe_bare_scalar.json": b'42',
         "probe_empty.json": b'',

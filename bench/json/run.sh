@@ -33,8 +33,8 @@ bench)
                 # shellcheck disable=SC2086 # $opts is a list of options
                 line=$("$OUT/$prog" $opts bench "$payload" "$ITERS")
                 printf 'run=%s\t%s\n' "$run" "$line" >>"$results"
-                printf 'run %s %-22s %-20s %s\n' "$run" "$prog $opts" \
-                    "$(basename "$payload")" "$(echo "$line" | tr '\t' '\n' | grep ms_median)"
+                printf 'run %s %-22s %-32s %s\n' "$run" "$prog $opts" "$(basename "$payload")" \
+                    "$(echo "$line" | tr '\t' '\n' | grep ms_median | tr '\n' ' ')"
             done
         done
         run=$((run + 1))

@@ -27,7 +27,7 @@
 #   BOUCHON_KAFKA_PORT_N      PLAINTEXT port of node N [N9092]
 #   BOUCHON_KAFKA_CONTROLLER_PORT_N  CONTROLLER port of node N [N9093]
 #   BOUCHON_KAFKA_HEAP_OPTS   [-Xms256m -Xmx512m]
-#   BOUCHON_KAFKA_JVM_OPTS    extra broker JVM flags [G1, see below]
+#   BOUCHON_KAFKA_JVM_OPTS    broker JVM flags besides heap [serial GC, C1 only]
 #   BOUCHON_KAFKA_JAVA        java binary [java]
 #   BOUCHON_KAFKA_START_TIMEOUT  seconds for start / start-node [120]
 #   BOUCHON_KAFKA_STOP_TIMEOUT   seconds before SIGKILL on stop [60]
@@ -46,7 +46,9 @@ data="${BOUCHON_KAFKA_DATA:-$repo_root/var/kafka}"
 host="${BOUCHON_KAFKA_HOST:-127.0.0.1}"
 java_bin="${BOUCHON_KAFKA_JAVA:-java}"
 heap_opts="${BOUCHON_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
-jvm_opts="${BOUCHON_KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}"
+# Serial GC + C1 only: measured ~40% faster start and ~40% less start-up CPU
+# than Kafka's G1 defaults on 2 cores, same RSS (see docs/KAFKA.md).
+jvm_opts="${BOUCHON_KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}"
 tool_opts="-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Djava.awt.headless=true"
 start_timeout="${BOUCHON_KAFKA_START_TIMEOUT:-120}"
 stop_timeout="${BOUCHON_KAFKA_STOP_TIMEOUT:-60}"

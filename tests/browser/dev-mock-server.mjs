@@ -15,6 +15,7 @@
 //                      instead of the wall clock (the real data are old: health "stale")
 //   --step-seconds N   start with only the first snapshot stored and store the next one every
 //                      N seconds, sending the `snapshot` server-sent event (live refresh check)
+//   --empty            store no snapshot at all (an empty database)
 //   --db FILE          accepted and ignored, so the command line matches `bouchon serve`
 
 import fs from 'node:fs';
@@ -52,6 +53,7 @@ function parseArgs(argv) {
         else if (a === '--data') o.data = path.resolve(next());
         else if (a === '--db') next();
         else if (a === '--fresh') o.fresh = true;
+        else if (a === '--empty') o.empty = true;
         else if (a === '--step-seconds') o.step = Number(next());
         else throw new Error(`unknown argument '${a}'`);
     }
@@ -390,13 +392,13 @@ function parseTime(q, name, dflt) {
 function main() {
     const opt = parseArgs(process.argv.slice(2));
     const data = loadData(opt.data);
-    let stored = opt.step > 0 ? 1 : data.snapshots.length;
+    let stored = opt.empty ? 0 : opt.step > 0 ? 1 : data.snapshots.length;
     let view = makeView(data, stored);
     const clients = new Set();
     const startedAt = Date.now();
     const now = () => (opt.fresh ? (view.lastAt || 0) + 30000 + (Date.now() - startedAt) : Date.now());
 
-    if (opt.step > 0) {
+    if (opt.step > 0 && !opt.empty) {
         const timer = setInterval(() => {
             if (stored >= data.snapshots.length) return clearInterval(timer);
             stored++;
@@ -441,7 +443,7 @@ function main() {
             const snap = snapshotAt(view, parseTime(q, 'at', null));
             const at = snap ? snap.at : 0;
             return {
-                segments: data.segs.size,
+                segments: snap ? snap.rows.size : 0,
                 observations: view.observations,
                 rejected: 0,
                 state_changes: view.stateChanges,
