@@ -11,7 +11,8 @@
 #   SEED=n            generator seed when the day is generated (default 20251218)
 #   REF_SYNC=mode     PRAGMA synchronous of the reference: OFF|NORMAL|FULL (default NORMAL);
 #                     set it to what the C binary uses, the disk's fsync cost dominates
-#   REF_BATCH=n       files per transaction in the reference (default 1: one per file)
+#   REF_BATCH=n       files per transaction in the reference (default 64, the default
+#                     --batch of bouchon replay, so both commit equally often)
 #
 # Measured, for each: observations in the resulting DB (SELECT count(*) FROM
 # observation), wall seconds and peak RSS from /usr/bin/time -v, observations/s.
@@ -25,7 +26,7 @@ ref_only=0
 case "${1:-}" in
     --reference-only) ref_only=1 ;;
     "") ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run_core_bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac
 
@@ -33,7 +34,7 @@ BOUCHON=${BOUCHON:-$repo/build/bouchon}
 DAY_DIR=${DAY_DIR:-$repo/bench/out/day}
 SEED=${SEED:-20251218}
 REF_SYNC=${REF_SYNC:-NORMAL}
-REF_BATCH=${REF_BATCH:-1}
+REF_BATCH=${REF_BATCH:-64}
 OUT=$repo/bench/out
 C_DB=$OUT/core_c.db
 REF_DB=$OUT/core_ref.db
@@ -108,7 +109,7 @@ row() {   # name label
     local obs wall rss
     eval "obs=\$RES_$1_obs wall=\$RES_$1_wall rss=\$RES_$1_rss"
     awk -v l="$2" -v o="$obs" -v w="$wall" -v r="$rss" 'BEGIN {
-        printf "%-34s %12d %10.2f %14.0f %10.1f\n", l, o, w, (w > 0 ? o / w : 0), r }'
+        printf "%-44s %12d %10.2f %14.0f %10.1f\n", l, o, w, (w > 0 ? o / w : 0), r }'
 }
 {
     echo
@@ -116,7 +117,7 @@ row() {   # name label
     echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)," \
          "Python $(python3 -c 'import platform; print(platform.python_version())')," \
          "SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)') (Python module)"
-    printf "%-34s %12s %10s %14s %10s\n" "implementation" "observations" "wall s" "observations/s" "peak RSS MB"
+    printf "%-44s %12s %10s %14s %10s\n" "implementation" "observations" "wall s" "observations/s" "peak RSS MB"
     [ "$ref_only" = 0 ] && row c "C: bouchon replay"
     row ref "Python reference (sync=$REF_SYNC, batch=$REF_BATCH)"
     if [ "$ref_only" = 0 ]; then

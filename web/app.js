@@ -219,6 +219,9 @@
     labelLayer = L.layerGroup().addTo(map);
     segLayer = L.featureGroup().addTo(map);
     map.setView([44.84, -0.58], 11);
+    var labelsByZoom = function () { $('map').classList.toggle('labels-off', map.getZoom() < 10.75); };
+    map.on('zoomend', labelsByZoom);
+    labelsByZoom();
     L.control.scale({ imperial: false, position: 'bottomright' }).addTo(map);
 
     legendCtl = L.control({ position: 'bottomleft' });
@@ -672,6 +675,28 @@
     return (p.hour === 0 && p.minute === 0) ? DTF.day.format(t) : fmtTime(t);
   }
 
+  // at most n points: means over equal time buckets (a long history stays light to draw)
+  function downsample(pts, n) {
+    if (pts.length <= n) return pts;
+    var t0 = pts[0].t, span = pts[pts.length - 1].t - t0 || 1, step = span / n, out = [], cur = null;
+    var mean = function (a, k) {
+      var v = a.filter(function (p) { return isNum(p[k]); });
+      return v.length ? v.reduce(function (x, p) { return x + p[k]; }, 0) / v.length : null;
+    };
+    var flush = function () {
+      if (!cur) return;
+      var a = cur.items;
+      out.push({ t: t0 + cur.b * step, c: mean(a, 'c'), d: mean(a, 'd'), ckm: mean(a, 'ckm'), known: mean(a, 'known'), u: mean(a, 'u') });
+    };
+    pts.forEach(function (p) {
+      var b = Math.min(n - 1, Math.floor((p.t - t0) / step));
+      if (!cur || cur.b !== b) { flush(); cur = { b: b, items: [] }; }
+      cur.items.push(p);
+    });
+    flush();
+    return out;
+  }
+
   function renderTimeseries() {
     var box = $('timeseries');
     var ts = S.timeseries;
@@ -682,7 +707,9 @@
         ckm: p.congested_km, known: p.known_km, u: p.unknown_share
       };
     }).filter(function (p) { return p.t != null; });
-    $('timeseries-note').textContent = pts.length + ' relevé' + (pts.length > 1 ? 's' : '') + (filterActive() ? ' · réseau entier' : '');
+    var raw = pts.length;
+    pts = downsample(pts, 1500);
+    $('timeseries-note').textContent = raw + ' relevé' + (raw > 1 ? 's' : '') + (raw > pts.length ? ' · moyennes par ' + fmtDuration((pts[1].t - pts[0].t) / 1000) : '') + (filterActive() ? ' · réseau entier' : '');
     if (!pts.length) { replace(box, emptyNote('aucun relevé sur la période')); return; }
     var W = Math.max(320, box.clientWidth - 24), H = 230;
     var m = { l: 46, r: 14, t: 12, b: 26 };
@@ -881,7 +908,7 @@
       row('Commune', (p.commune || '—') + (p.code_commune ? ' (' + p.code_commune + ')' : '')),
       row('Longueur', fmtKmM(p.length_m, 2) + ' (' + fmtNum(p.length_m, 0) + ' m)'),
       row('Observé', fmtDateTime(mdate)),
-      row('Âge de l\u2019état', fmtDuration(p.state_age_s)),
+      row('Âge de l\u2019observation', fmtDuration(p.state_age_s)),
       row('Source', p.origine || '—')
     );
     body.appendChild(el('dl', { class: 'seg-props' }, props));
@@ -1030,12 +1057,13 @@
     fill('filter-typevoie', 'typevoie', 'tous');
   }
 
-  function setPreset(p) {
-    if (!S.dataRange) return;
+  // known: the time series of the whole data, when just fetched (for 'all')
+  function setPreset(p, known) {
+    if (!S.dataRange) return Promise.resolve();
     var last = S.dataRange.last, first = S.dataRange.first;
     S.range = p === 'all' ? { preset: 'all', from: first, to: last } : { preset: p, from: last - PRESETS[p], to: last };
     renderRangeControls();
-    loadRange();
+    return loadRange(p === 'all' ? known : null);
   }
   function renderRangeControls() {
     document.querySelectorAll('#range-presets button').forEach(function (b) {
@@ -1115,15 +1143,17 @@
     });
   }
 
-  function loadRange() {
+  // known: a time series already fetched for exactly this range (the one of discoverRange)
+  function loadRange(known) {
     if (!S.dataRange || S.range.from == null) return Promise.resolve();
     var p = rangeParams();
     S.jams = S.profile = S.timeseries = S.hotspots = null;
     renderJams(); renderTimeseries(); renderHeatmap(); renderHotspots();
+    var series = known ? Promise.resolve(known) : api('timeseries', p);
     var jobs = [
       api('jams', p).then(function (j) { S.jams = j; noteError('jams', null); }, function (e) { S.jams = null; noteError('jams', e); }).then(renderJams),
       api('profile', p).then(function (x) { S.profile = x; noteError('profile', null); }, function (e) { noteError('profile', e); }).then(renderHeatmap),
-      api('timeseries', p).then(function (x) { S.timeseries = x; noteError('timeseries', null); }, function (e) { noteError('timeseries', e); }).then(renderTimeseries),
+      series.then(function (x) { S.timeseries = x; noteError('timeseries', null); }, function (e) { noteError('timeseries', e); }).then(renderTimeseries),
       loadHotspots()
     ];
     if (S.selectedGid != null) jobs.push(loadHistory(S.selectedGid));
@@ -1146,14 +1176,9 @@
   function refreshAll() {
     if (refreshing) { refreshAgain = true; return refreshing; }
     refreshing = loadLive(false).then(function () {
-      if (!S.dataRange) return null;
-      if (S.range.preset !== 'custom') {
-        var first = S.dataRange.first;
-        return discoverRange().catch(function () { return null; }).then(function () {
-          if (S.dataRange.first !== first || S.range.preset === 'all' || S.range.to !== S.dataRange.last) setPreset(S.range.preset);
-        });
-      }
-      return null;
+      if (!S.dataRange || S.range.preset === 'custom') return null;
+      if (S.range.preset !== 'all') return setPreset(S.range.preset);
+      return discoverRange().then(function (ts) { return setPreset('all', ts); }, function () { return setPreset('all'); });
     }).then(function () {
       refreshing = null;
       if (refreshAgain) { refreshAgain = false; refreshAll(); }
@@ -1177,6 +1202,7 @@
   }
   function connectEvents() {
     if (!window.EventSource) { setLive('poll'); return; }
+    if (source) source.close();
     source = new EventSource(new URL(API + 'events', document.baseURI));
     source.addEventListener('open', function () { setLive('on'); });
     source.addEventListener('error', function () { setLive('poll'); });
@@ -1184,6 +1210,7 @@
   }
   function startPolling() {
     setInterval(function () {
+      if (source && source.readyState === 2) connectEvents(); // closed for good (e.g. an HTTP error): try again
       var before = S.lastSnapshotKey;
       loadHealth().then(function () {
         S.lastSnapshotKey = snapshotKey();
@@ -1211,8 +1238,7 @@
         if (!S.dataRange) return;
         S.range = { preset: 'all', from: S.dataRange.first, to: S.dataRange.last };
         renderRangeControls();
-        S.timeseries = ts;
-        return loadRange();
+        return loadRange(ts);
       }, function (e) { noteError('timeseries', e); });
     }).then(function () {
       renderJams(); renderTimeseries(); renderHeatmap(); renderHotspots();

@@ -34,8 +34,9 @@ int bch_cli_usage_error(const char *cmd, const char *fmt, ...) BCH_PRINTF(2, 3);
 bool bch_cli_wants_help(int argc, char **argv);
 
 /*
- * Collects input paths: files as given, folders walked recursively; names
- * sorted (byte order) within each folder.  Returns a NULL-terminated array
+ * Collects input paths: files as given, folders walked recursively (only
+ * *.csv, *.json, *.geojson, optionally .gz, inside folders); names sorted
+ * (byte order) within each folder.  Returns a NULL-terminated array
  * of malloc'ed strings (free with bch_cli_free_paths), or NULL with a
  * message printed when a path does not exist.
  */

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -102,6 +103,26 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+
+    return a >= b && strcasecmp(s + a - b, suffix) == 0;
+}
+
+static bool is_data_file(const char *path)
+{
+    static const char *const exts[] = {".csv", ".json", ".geojson", ".csv.gz", ".json.gz",
+                                       ".geojson.gz"};
+
+    for (size_t i = 0; i < BCH_ARRAY_LEN(exts); i++) {
+        if (ends_with(path, exts[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int walk(struct pathvec *pv, const char *path, int depth)
 {
     struct stat sb;
@@ -115,7 +136,9 @@ static int walk(struct pathvec *pv, const char *path, int depth)
         return -1;
     }
     if (!S_ISDIR(sb.st_mode)) {
-        return push(pv, path);
+        /* Files named on the command line are always read; inside folders
+         * only data files are (a README beside the snapshots is no input). */
+        return depth == 0 || is_data_file(path) ? push(pv, path) : 0;
     }
     if (depth > 16) {
         fprintf(stderr, "bouchon: input '%s': folders nested too deep\n", path);
@@ -243,7 +266,7 @@ int bch_cli_loader_option(int opt, const char *arg, struct bch_loader_options *o
 
     switch (opt) {
     case BCH_OPT_STALE:
-        if (bch_cli_number("--stale-after", arg, 86400 * 365, &v)) {
+        if (bch_cli_number("--stale-after", arg, 86400.0 * 365 * 100, &v)) {
             return -1;
         }
         o->track.stale_s = (int64_t)v;

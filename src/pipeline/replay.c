@@ -116,7 +116,7 @@ int bch_replay_paths(const char *dbpath, char **paths, int npaths,
     int exit_code = BCH_EXIT_OK;
 
     if (!files) {
-        return BCH_EXIT_USAGE;
+        return BCH_EXIT_INPUT;
     }
     bch_buf_init(&b, 1u << 30);
     db = bch_db_open(dbpath, BCH_DB_READWRITE, err, sizeof(err));

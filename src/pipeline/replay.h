@@ -22,8 +22,8 @@ typedef void (*bch_replay_hook)(void *ctx, const char *path, const struct bch_lo
 
 /*
  * Loads every input (files, folders walked recursively).  Returns a process
- * exit code: 0, BCH_EXIT_INPUT if anything was rejected, BCH_EXIT_DB,
- * BCH_EXIT_USAGE for missing inputs.  Prints a summary line on stderr.
+ * exit code: 0, BCH_EXIT_INPUT if anything was rejected or an input path
+ * does not exist, BCH_EXIT_DB on a warehouse failure.  Prints a summary line on stderr.
  */
 int bch_replay_paths(const char *dbpath, char **paths, int npaths,
                      const struct bch_replay_options *o, bch_replay_hook hook);

@@ -12,132 +12,24 @@
 //   BOUCHON_DEV_MOCK  =1 runs tests/browser/dev-mock-server.mjs instead of the binary and needs no
 //                     database. For developing the page only: CI never sets it.
 // A missing binary, database or browser is a failure, never a skip.
-// Output: REPO/test-output/dashboard.png, dashboard-segment.png and server.log.
+// Output: REPO/test-output/dashboard.png, dashboard-segment.png and server-dashboard.log.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..', '..');
-const OUT = path.join(REPO, 'test-output');
-const MOCK = process.env.BOUCHON_DEV_MOCK === '1';
-const BIN = process.env.BOUCHON_BIN || path.join(REPO, 'build', 'bouchon');
-const DB = process.env.BOUCHON_TEST_DB || '';
-const ASSETS = process.env.BOUCHON_ASSETS || path.join(REPO, 'build', 'web');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const EXPECTED_SEGMENTS = 694; // the real network of shared/data/bordeaux (ci_trafi_l, 2025-12-18)
+import { CHROMIUM, EXPECTED_SEGMENTS, OUT, buildAssets, getJson, importDev, sleep, startServer } from './harness.mjs';
 
 const REQUIRED_IDS = [
     'kpi-congested-km', 'kpi-congested-share', 'kpi-dense-km', 'kpi-active-jams', 'kpi-longest-queue',
     'feed-health', 'map', 'segment-panel', 'jam-list', 'queue-list', 'hotspots', 'heatmap', 'timeseries',
 ];
 
-let server = null; // child process
-let serverLog = '';
+let server = null; // { baseUrl, stop }
 let baseUrl = '';
 let browser = null;
 let page = null;
 const problems = []; // console errors, page errors, failed requests, outside requests
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function getJson(p) {
-    const res = await fetch(baseUrl + p, { headers: { Accept: 'application/json' } });
-    const text = await res.text();
-    assert.equal(res.status, 200, `GET ${p} answered ${res.status}: ${text.slice(0, 300)}`);
-    try {
-        return JSON.parse(text);
-    } catch {
-        assert.fail(`GET ${p} is not JSON: ${text.slice(0, 300)}`);
-    }
-}
-
-async function waitForHealthz(timeoutMs) {
-    const end = Date.now() + timeoutMs;
-    let last = '';
-    while (Date.now() < end) {
-        if (server.exitCode !== null || server.signalCode !== null)
-            throw new Error(`server exited (${server.exitCode ?? server.signalCode}) before /healthz answered:\n${serverLog}`);
-        try {
-            const res = await fetch(baseUrl + '/healthz', { signal: AbortSignal.timeout(2000) });
-            const body = (await res.text()).trim();
-            if (res.status === 200 && body === 'ok') return;
-            last = `${res.status} ${body.slice(0, 100)}`;
-        } catch (e) {
-            last = e.message;
-        }
-        await sleep(200);
-    }
-    throw new Error(`/healthz did not answer "ok" within ${timeoutMs} ms (last: ${last}):\n${serverLog}`);
-}
-
-function stopServer() {
-    if (!server || server.exitCode !== null || server.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-        const kill = setTimeout(() => server.kill('SIGKILL'), 5000);
-        server.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-        });
-        server.kill('SIGTERM');
-    });
-}
-process.on('exit', () => {
-    if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-});
-
-async function loadPlaywright() {
-    const entry = path.join(HERE, 'node_modules', 'playwright-core', 'index.mjs');
-    if (!fs.existsSync(entry)) {
-        const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: HERE, encoding: 'utf8' });
-        assert.equal(r.status, 0, `npm ci in tests/browser failed:\n${r.stdout}\n${r.stderr}`);
-    }
-    return import(pathToFileURL(entry).href);
-}
-
-function buildAssets() {
-    if (process.env.BOUCHON_ASSETS) {
-        assert.ok(fs.existsSync(path.join(ASSETS, 'index.html')), `BOUCHON_ASSETS=${ASSETS} has no index.html`);
-        return;
-    }
-    const r = spawnSync('sh', [path.join(REPO, 'web', 'build.sh'), ASSETS], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `web/build.sh failed:\n${r.stdout}\n${r.stderr}`);
-}
-
-function startServer(port) {
-    let cmd, args;
-    if (MOCK) {
-        cmd = process.execPath;
-        args = [path.join(HERE, 'dev-mock-server.mjs'), 'serve', '--listen', `127.0.0.1:${port}`, '--assets', ASSETS];
-    } else {
-        assert.ok(fs.existsSync(BIN), `bouchon binary not found at ${BIN} (build it, or set BOUCHON_BIN)`);
-        assert.ok(DB, 'BOUCHON_TEST_DB is not set: it must name a database built by replaying the real snapshots');
-        assert.ok(fs.existsSync(DB), `BOUCHON_TEST_DB=${DB} does not exist`);
-        cmd = BIN;
-        args = ['serve', '--db', DB, '--listen', `127.0.0.1:${port}`, '--assets', ASSETS];
-    }
-    serverLog = `$ ${cmd} ${args.join(' ')}\n`;
-    server = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout.on('data', (d) => (serverLog += d));
-    server.stderr.on('data', (d) => (serverLog += d));
-    server.on('error', (e) => (serverLog += `spawn error: ${e.message}\n`));
-}
 
 // Text of a km KPI -> "10.34": accepts "10.34 km" and "10,34 km" (the page shows the French comma).
 function kmText(text) {
@@ -167,15 +59,13 @@ describe('dashboard in a real browser', { timeout: 180000 }, () => {
     async function setup() {
         fs.mkdirSync(OUT, { recursive: true });
         assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-        const { chromium } = await loadPlaywright();
+        const { chromium } = await importDev('playwright-core', 'index.mjs');
         buildAssets();
-        const port = await freePort();
-        baseUrl = `http://127.0.0.1:${port}`;
-        startServer(port);
-        await waitForHealthz(30000);
+        server = await startServer('server-dashboard.log');
+        baseUrl = server.baseUrl;
 
-        network = await getJson('/api/v1/network');
-        summary = await getJson('/api/v1/summary');
+        network = await getJson(baseUrl, '/api/v1/network');
+        summary = await getJson(baseUrl, '/api/v1/summary');
 
         browser = await chromium.launch({
             executablePath: CHROMIUM,
@@ -209,11 +99,7 @@ describe('dashboard in a real browser', { timeout: 180000 }, () => {
 
     after(async () => {
         if (browser) await browser.close().catch(() => {});
-        await stopServer();
-        try {
-            fs.mkdirSync(OUT, { recursive: true });
-            fs.writeFileSync(path.join(OUT, 'server.log'), serverLog);
-        } catch { /* nothing to keep */ }
+        if (server) await server.stop();
     });
 
     test('the API serves the real network', () => {
@@ -273,7 +159,7 @@ describe('dashboard in a real browser', { timeout: 180000 }, () => {
 
     test('the feed health card shows the API status', async () => {
         ready();
-        const health = await getJson('/api/v1/health');
+        const health = await getJson(baseUrl, '/api/v1/health');
         const status = await page.locator('#feed-health').getAttribute('data-status');
         assert.ok(status === health.status || (health.status === 'ok' && status === 'warn'),
             `#feed-health data-status="${status}" but /api/v1/health says "${health.status}"`);

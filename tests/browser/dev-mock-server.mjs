@@ -201,14 +201,16 @@ function makeView(data, n) {
     return { data, snapshots, lastAt, intervals, jams, stateChanges, observations };
 }
 
-function jamItem(view, j) {
+// at: seen from this snapshot time (an episode that ended later is still ongoing then)
+function jamItem(view, j, at = view.lastAt) {
     const s = view.data.segs.get(j.gid);
-    const end = j.end == null ? view.lastAt : j.end;
+    const ended = j.end != null && j.end <= at;
+    const end = ended ? j.end : at;
     return {
         gid: j.gid,
         ident: s.ident,
         start: iso(j.start),
-        end: iso(j.end),
+        end: ended ? iso(j.end) : null,
         duration_s: Math.max(0, Math.round((end - j.start) / 1000)),
         left_censored: j.left_censored,
         peak_state: j.peak_state,
@@ -448,7 +450,7 @@ function main() {
                 rejected: 0,
                 state_changes: view.stateChanges,
                 latest: latestFigures(view, snap),
-                jams: view.jams.filter((j) => j.start <= at && (j.end == null || j.end > at)).map((j) => jamItem(view, j)),
+                jams: view.jams.filter((j) => j.start <= at).map((j) => jamItem(view, j, at)),
                 queues: queuesAt(view, snap),
                 hotspots: hotspots(view, view.snapshots.length ? view.snapshots[0].at : 0, at, 'segment', 10).map(
                     (h) => ({ ident: h.ident, gid: h.gid, congested_s: h.congested_s, episodes: h.episodes,

@@ -21,13 +21,35 @@ export const EXPECTED_SEGMENTS = 694; // the real network of shared/data/bordeau
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Test files may run in parallel: installs and builds take a lock (a directory made atomically).
+function withLock(dir, fn) {
+    const lock = path.join(dir, '.bouchon-test.lock');
+    const end = Date.now() + 300000;
+    for (;;) {
+        try {
+            fs.mkdirSync(lock);
+            break;
+        } catch (e) {
+            if (e.code !== 'EEXIST') throw e;
+            if (Date.now() > end) throw new Error(`lock ${lock} held for 5 min: remove it if no test runs`);
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+        }
+    }
+    try {
+        return fn();
+    } finally {
+        fs.rmdirSync(lock);
+    }
+}
+
 // The folder's npm packages (playwright-core, yaml), installed from the lockfile on first use.
 export async function importDev(name, entry) {
     const file = path.join(HERE, 'node_modules', name, entry);
-    if (!fs.existsSync(file)) {
+    withLock(HERE, () => {
+        if (fs.existsSync(file)) return;
         const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: HERE, encoding: 'utf8' });
         assert.equal(r.status, 0, `npm ci in tests/browser failed:\n${r.stdout}\n${r.stderr}`);
-    }
+    });
     return import(pathToFileURL(file).href);
 }
 
@@ -38,8 +60,10 @@ export function buildAssets() {
         return;
     }
     if (built) return;
-    const r = spawnSync('sh', [path.join(REPO, 'web', 'build.sh'), ASSETS], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `web/build.sh failed:\n${r.stdout}\n${r.stderr}`);
+    withLock(path.join(REPO, 'web'), () => {
+        const r = spawnSync('sh', [path.join(REPO, 'web', 'build.sh'), ASSETS], { encoding: 'utf8' });
+        assert.equal(r.status, 0, `web/build.sh failed:\n${r.stdout}\n${r.stderr}`);
+    });
     built = true;
 }
 

@@ -36,7 +36,34 @@ def ods_server_factory():
 
 @pytest.fixture
 def bouchon():
-    """Path of the bouchon binary; skips the test when it has not been built."""
+    """Path of the bouchon binary; the test fails when it has not been built
+    (a missing binary is a broken build, never a reason to skip)."""
     if not bouchon_available():
-        pytest.skip(f"bouchon binary not built: {bouchon_bin()}")
+        pytest.fail(f"bouchon binary not built: {bouchon_bin()}")
     return bouchon_bin()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running test, left out of the sanitized run")
+
+
+@pytest.fixture
+def real_snapshots():
+    """The two real ci_trafi_l snapshots bundled in data/bordeaux (09:50, 10:00)."""
+    root = Path(__file__).resolve().parents[2] / "data" / "bordeaux"
+    files = [root / "ci_trafi_l_2025-12-18T0950.csv", root / "ci_trafi_l_2025-12-18T1000.csv"]
+    for f in files:
+        if not f.exists():
+            pytest.fail(f"missing bundled snapshot {f}")
+    return files
+
+
+@pytest.fixture
+def warehouse(tmp_path, bouchon, real_snapshots):
+    """A warehouse built by replaying the two real snapshots."""
+    from helpers import run_bouchon
+
+    db = tmp_path / "w.db"
+    r = run_bouchon("replay", "--db", str(db), *map(str, real_snapshots))
+    assert r.returncode == 0, r.stderr
+    return db

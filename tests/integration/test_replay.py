@@ -1,0 +1,256 @@
+"""bouchon replay and report on the real Bordeaux snapshots (data/bordeaux).
+
+Expected figures are the facts measured on these files in
+shared/data/bordeaux/SOURCES.md, not outputs of the code under test.
+"""
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from helpers import run_bouchon
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+DERIVED = ["state_interval", "jam_episode", "hourly_segment", "queue", "segment_gid", "snapshot"]
+
+
+def report(db, *args):
+    r = run_bouchon("report", "--db", str(db), "--json", *args)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def dump(db, tables, skip_cols=()):
+    con = sqlite3.connect(db)
+    out = {}
+    for t in tables:
+        cols = [c[1] for c in con.execute(f"PRAGMA table_info({t})") if c[1] not in skip_cols]
+        out[t] = con.execute(f"SELECT {', '.join(cols)} FROM {t} ORDER BY 1, 2, 3").fetchall()
+    con.close()
+    return out
+
+
+def near(value, expected, rel=0.005):
+    return abs(value - expected) <= rel * expected
+
+
+def test_figures_of_the_real_pair(warehouse):
+    s = report(warehouse)
+    assert s["segments"] == 694
+    assert s["observations"] == 694 + 565  # 565 segments changed mdate between the two
+    assert s["state_changes"] == 34
+    assert s["rejected"] == 0
+    latest = s["latest"]
+    assert latest["at"] == "2025-12-18T09:00:50Z"
+    assert latest["states"] == {"FLUIDE": 432, "DENSE": 16, "EMBOUTEILLE": 22, "PARALYSE": 0,
+                                "INCONNU": 224}
+    assert near(latest["known_km"], 164.70)
+    assert near(latest["congested_km"], 10.34)
+    assert near(latest["dense_km"], 5.49)
+    assert near(latest["congested_share"], 0.0628, rel=0.01)
+    ongoing = [j for j in s["jams"] if j["end"] is None]
+    assert len(ongoing) == 22
+    assert all(j["start"].endswith("Z") for j in s["jams"])
+    # every jam seen in the 09:50 snapshot began before the data: left-censored
+    assert all(j["left_censored"] for j in s["jams"] if j["start"] <= "2025-12-18T08:50:50Z")
+    assert sum(len(q["idents"]) for q in s["queues"]) == 22
+    assert s["hotspots"] and s["hotspots"][0]["congested_s"] > 0
+
+
+def test_report_at_the_first_snapshot(warehouse):
+    s = report(warehouse, "--at", "2025-12-18T09:55:00+01:00")
+    assert s["latest"]["at"] == "2025-12-18T08:50:50Z"
+    assert s["latest"]["states"]["EMBOUTEILLE"] == 23
+    assert s["latest"]["states"]["DENSE"] == 10
+    assert s["latest"]["states"]["FLUIDE"] == 438
+    assert sum(1 for j in s["jams"] if j["end"] is None) == 23
+
+
+def test_text_report_shows_the_figures(warehouse):
+    r = run_bouchon("report", "--db", str(warehouse))
+    assert r.returncode == 0
+    assert "known 164.70 km" in r.stdout
+    assert "congested 10.34 km" in r.stdout
+    assert "EMBOUTEILLE 22" in r.stdout
+
+
+def test_replaying_again_changes_nothing(warehouse, real_snapshots):
+    tables = DERIVED + ["observation", "segment", "raw_record", "rejected"]
+    before = dump(warehouse, tables)
+    r = run_bouchon("replay", "--db", str(warehouse), *map(str, real_snapshots))
+    assert r.returncode == 0
+    assert "already loaded" in r.stderr
+    assert dump(warehouse, tables) == before
+
+
+def test_same_records_in_a_new_file_change_nothing(warehouse, real_snapshots, tmp_path):
+    # Same records, other bytes (CRLF line ends): the payload is new, every record is not.
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(real_snapshots[1].read_bytes().replace(b"\n", b"\r\n"))
+    before = dump(warehouse, DERIVED + ["observation"], skip_cols=("source_id",))
+    r = run_bouchon("replay", "--db", str(warehouse), str(crlf))
+    assert r.returncode == 0, r.stderr
+    assert dump(warehouse, DERIVED + ["observation"], skip_cols=("source_id",)) == before
+
+
+def test_order_of_files_does_not_matter(tmp_path, real_snapshots):
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    assert run_bouchon("replay", "--db", str(a), *map(str, real_snapshots)).returncode == 0
+    assert run_bouchon("replay", "--db", str(b), *map(str, reversed(real_snapshots))).returncode == 0
+    assert dump(a, DERIVED, skip_cols=("source_id",)) == dump(b, DERIVED, skip_cols=("source_id",))
+    assert dump(a, ["observation"], skip_cols=("fetched_at",)) == \
+        dump(b, ["observation"], skip_cols=("fetched_at",))
+
+
+def test_one_file_at_a_time_equals_both_at_once(tmp_path, real_snapshots):
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    assert run_bouchon("replay", "--db", str(a), *map(str, real_snapshots)).returncode == 0
+    for f in real_snapshots:  # a restart between the two files
+        assert run_bouchon("replay", "--db", str(b), str(f)).returncode == 0
+    assert dump(a, DERIVED, skip_cols=("source_id",)) == dump(b, DERIVED, skip_cols=("source_id",))
+
+
+@pytest.mark.parametrize("fmt", ["records.json", "export.json", "export.geojson", "export.csv"])
+def test_every_export_format_gives_the_same_figures(tmp_path, bouchon, fmt):
+    files = [FIXTURES / "api" / f"ci_trafi_l_{t}.{fmt}" for t in ("0950", "1000")]
+    db = tmp_path / "f.db"
+    r = run_bouchon("replay", "--db", str(db), *map(str, files))
+    assert r.returncode == 0, r.stderr
+    s = report(db)
+    assert s["segments"] == 694 and s["state_changes"] == 34
+    assert s["latest"]["states"]["EMBOUTEILLE"] == 22
+    assert near(s["latest"]["known_km"], 164.70)
+    assert near(s["latest"]["congested_km"], 10.34)
+
+
+def test_label_header_bom_and_crlf(tmp_path, bouchon, real_snapshots):
+    # The portal's download button: BOM, labels for the geo columns, "lat, lon", CRLF.
+    text = real_snapshots[1].read_text(encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    header = header.replace("geo_point_2d;geo_shape", "Geo Point;Geo Shape")
+    rows = []
+    for line in rest.splitlines():
+        lat, tail = line.split(",", 1)
+        rows.append(lat + ", " + tail)
+    f = tmp_path / "ui.csv"
+    f.write_bytes(b"\xef\xbb\xbf" + (header + "\r\n" + "\r\n".join(rows) + "\r\n").encode())
+    db = tmp_path / "ui.db"
+    r = run_bouchon("replay", "--db", str(db), str(f))
+    assert r.returncode == 0, r.stderr
+    s = report(db)
+    assert s["segments"] == 694
+    assert near(s["latest"]["congested_km"], 10.34)
+
+
+def test_bad_rows_are_rejected_with_where_and_why(tmp_path, bouchon, real_snapshots):
+    lines = real_snapshots[1].read_text(encoding="utf-8").splitlines()
+    bad = list(lines)
+    # line 3: mdate garbled; line 5: unknown state; line 7: too few fields
+    f3 = bad[2].split(";")
+    f3[8] = "18/12/2025 10:00"
+    bad[2] = ";".join(f3)
+    bad[4] = bad[4].replace(";FLUIDE;", ";BLOQUE;").replace(";DENSE;", ";BLOQUE;") \
+        .replace(";INCONNU;", ";BLOQUE;").replace(";EMBOUTEILLE;", ";BLOQUE;")
+    bad[6] = "44.8;broken"
+    f = tmp_path / "bad.csv"
+    f.write_text("\n".join(bad) + "\n", encoding="utf-8")
+    db = tmp_path / "bad.db"
+    r = run_bouchon("replay", "--db", str(db), str(f))
+    assert r.returncode == 3, r.stderr  # bad input, the rest stored
+    assert "line 3" in r.stderr or "record 3" in r.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM segment").fetchone()[0] == 694 - 2
+    rows = con.execute("SELECT source_name, position, field, reason, coerced FROM rejected "
+                       "ORDER BY position").fetchall()
+    assert [(p, fld, c) for _, p, fld, _, c in rows] == [(3, "mdate", 0), (5, "etat", 1), (7, "", 0)]
+    assert all(name == str(f) for name, *_ in rows)
+    assert "fields" in rows[2][3]
+    # the unknown state is stored, as INCONNU
+    ident = lines[4].split(";")[4]
+    st = con.execute("SELECT o.state FROM observation o JOIN segment s USING (segment_id) "
+                     "WHERE s.ident = ?", (ident,)).fetchone()
+    assert st == (0,)
+    s = report(db)
+    assert s["rejected"] == 2 and s["coerced"] == 1
+
+
+def test_unreadable_files_are_rejected_and_the_rest_loaded(tmp_path, bouchon, real_snapshots):
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"results": [1, 2', encoding="utf-8")
+    html = tmp_path / "error.csv"
+    html.write_text("<html><body>502 Bad Gateway</body></html>", encoding="utf-8")
+    db = tmp_path / "j.db"
+    r = run_bouchon("replay", "--db", str(db), str(junk), str(real_snapshots[0]), str(html))
+    assert r.returncode == 3
+    assert "junk.json" in r.stderr and "line 1" in r.stderr
+    con = sqlite3.connect(db)
+    reasons = dict(con.execute("SELECT source_name, reason FROM rejected WHERE position = 0"))
+    assert "invalid JSON" in reasons[str(junk)]
+    assert "HTML" in reasons[str(html)]
+    assert con.execute("SELECT count(*) FROM observation").fetchone()[0] == 694
+
+
+def test_conflicting_duplicate_is_rejected(tmp_path, bouchon, real_snapshots):
+    lines = real_snapshots[1].read_text(encoding="utf-8").splitlines()
+    row = lines[1]
+    other = row.replace(";FLUIDE;", ";EMBOUTEILLE;") if ";FLUIDE;" in row else \
+        row.replace(f";{row.split(';')[6]};", ";FLUIDE;")
+    f1, f2 = tmp_path / "one.csv", tmp_path / "two.csv"
+    f1.write_text(lines[0] + "\n" + row + "\n", encoding="utf-8")
+    f2.write_text(lines[0] + "\n" + other + "\n", encoding="utf-8")
+    db = tmp_path / "c.db"
+    assert run_bouchon("replay", "--db", str(db), str(f1)).returncode == 0
+    r = run_bouchon("replay", "--db", str(db), str(f2))
+    assert r.returncode == 3
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM observation").fetchone()[0] == 1
+    (reason,) = con.execute("SELECT reason FROM rejected").fetchone()
+    assert "conflicting state" in reason
+
+
+def test_missing_input_and_usage_errors(tmp_path, bouchon):
+    db = tmp_path / "u.db"
+    assert run_bouchon("replay", "--db", str(db), str(tmp_path / "nope.csv")).returncode == 3
+    assert run_bouchon("replay", str(tmp_path)).returncode == 2  # no --db
+    assert run_bouchon("report", "--db", str(db), "--at", "yesterday").returncode == 2
+    assert run_bouchon("nosuchcommand").returncode == 2
+    assert run_bouchon("report", "--db", str(tmp_path / "absent.db")).returncode == 5
+
+
+def test_help_for_every_command(bouchon):
+    r = run_bouchon("help")
+    assert r.returncode == 0
+    for cmd in ("run", "fetch", "replay", "report", "serve"):
+        assert cmd in r.stdout
+        h = run_bouchon(cmd, "--help")
+        assert h.returncode == 0 and h.stdout.startswith("usage: bouchon " + cmd), cmd
+
+
+def test_run_replay_plays_in_time_order(tmp_path, bouchon, real_snapshots):
+    # Names in reverse time order: run --replay still plays 09:50 first.
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(real_snapshots[0], d / "b.csv")
+    shutil.copy(real_snapshots[1], d / "a.csv")
+    (d / "notes.txt").write_text("not data")
+    db = tmp_path / "r.db"
+    r = run_bouchon("run", "--db", str(db), "--replay", str(d))
+    assert r.returncode == 0, r.stderr
+    loads = [line for line in r.stderr.splitlines() if "[load]" in line]
+    assert len(loads) == 2
+    assert "b.csv" in loads[0] and "a.csv" in loads[1]
+    assert "34 state changes" in loads[1]  # incremental, not a rebuild
+    assert report(db)["state_changes"] == 34
+
+
+def test_raw_layer_keeps_each_record_once(warehouse):
+    con = sqlite3.connect(warehouse)
+    # 694 rows at 09:50; at 10:00 the 565 changed rows are new, the other 129 identical
+    assert con.execute("SELECT count(*) FROM raw_record").fetchone()[0] == 694 + 565
+    body, geo = con.execute("SELECT body, geo_shape FROM raw_record_full LIMIT 1").fetchone()
+    rec = json.loads(body)
+    assert "$geom" in rec["geo_shape"] and json.loads(geo)["type"] == "LineString"
+    assert con.execute("SELECT count(*) FROM raw_source WHERE completed = 1").fetchone()[0] == 2
