@@ -86,6 +86,13 @@
   function fmtDateTime(ms) { return ms == null ? '—' : DTF.dateTime.format(ms); }
   function fmtShort(ms) { return ms == null ? '—' : DTF.short.format(ms); }
   function fmtCompact(ms) { return ms == null ? '—' : DTF.compact.format(ms).replace(' ', NBSP); }
+  // "18/12 09:50 → 10:00" (the end's date only when it differs), "… → en cours" while open
+  function fmtSpan(a, b) {
+    if (b == null) return fmtCompact(a) + ' → en cours';
+    var pa = parisParts(a), pb = parisParts(b);
+    var same = pa.year === pb.year && pa.month === pb.month && pa.day === pb.day;
+    return fmtCompact(a) + ' → ' + (same ? fmtTime(b) : fmtCompact(b));
+  }
   function fmtTime(ms) { return ms == null ? '—' : DTF.time.format(ms); }
   function fmtAgo(seconds) { return isNum(seconds) ? 'il y a ' + fmtDuration(seconds) : '—'; }
 
@@ -948,11 +955,9 @@
     ]));
     if (ivs.length) {
       var rows = ivs.slice().reverse().slice(0, 40).map(function (v) {
-        return el('tr', null, [
-          td(badge(v.state)), td(fmtCompact(v.s)), td(v.e == null ? 'en cours' : fmtCompact(v.e)), td(fmtDuration(v.dur), 'num')
-        ]);
+        return el('tr', null, [td(badge(v.state)), td(fmtSpan(v.s, v.e)), td(fmtDuration(v.dur), 'num')]);
       });
-      hist.appendChild(table([{ text: 'État' }, { text: 'Début' }, { text: 'Fin' }, { text: 'Durée', cls: 'num' }], rows));
+      hist.appendChild(table([{ text: 'État' }, { text: 'Période' }, { text: 'Durée', cls: 'num' }], rows));
       if (ivs.length > 40) hist.appendChild(more(ivs.length - 40));
     }
     if (njams) {

@@ -92,6 +92,7 @@ int bch_csv_next(struct bch_csv *c, char *err, size_t errlen)
         f->quoted = false;
         if (p < c->end && *p == '"') {
             const char *start = ++p;
+            long start_line = c->next_line;
             bool escaped = false;
 
             f->quoted = true;
@@ -99,11 +100,11 @@ int bch_csv_next(struct bch_csv *c, char *err, size_t errlen)
                 const char *q = memchr(p, '"', (size_t)(c->end - p));
 
                 if (!q) {
-                    c->p = c->end;
-                    if (err && errlen) {
-                        snprintf(err, errlen, "unterminated quoted field");
-                    }
-                    return -1;
+                    /* The field would swallow the rest of the buffer: resume
+                     * on the line after the opening quote instead. */
+                    c->p = start;
+                    c->next_line = start_line;
+                    return row_fail(c, err, errlen, "unterminated quoted field");
                 }
                 for (const char *nl = p; nl < q; nl++) {
                     if (*nl == '\n') {
