@@ -33,6 +33,7 @@ struct seg {
     char origine[BCH_TEXT_MAX];
     char geom_hash[BCH_HASH_HEX];     /* normalized geometry */
     char raw_geom_hash[BCH_HASH_HEX]; /* last raw geometry stored */
+    char last_record[BCH_HASH_HEX];   /* hash of the last raw record stored */
     struct bch_geom geom;
     double length_m;
     struct bch_seg_track track;
@@ -841,6 +842,15 @@ static int store_record(struct bch_loader *l, const struct bch_trafi_record *r)
         }
         memcpy(g->raw_geom_hash, r->geom_hash, BCH_HASH_HEX);
     }
+    rc = push_item(l, pos, r->state, r->mdate);
+    if (rc) {
+        return rc;
+    }
+    /* Most rows of a snapshot repeat the segment's previous record: skip the
+     * index probe for those. */
+    if (strcmp(g->last_record, r->record_hash) == 0) {
+        return 0;
+    }
     st = l->st_raw_ins;
     sqlite3_bind_text(st, 1, r->record_hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, l->source_id);
@@ -852,10 +862,7 @@ static int store_record(struct bch_loader *l, const struct bch_trafi_record *r)
     if (rc) {
         return rc;
     }
-    rc = push_item(l, pos, r->state, r->mdate);
-    if (rc) {
-        return rc;
-    }
+    memcpy(g->last_record, r->record_hash, BCH_HASH_HEX);
     if (sqlite3_changes(l->db) == 0 && r->mdate <= g->track.last_mdate) {
         /* The very same record was stored before: its observation too. */
         return 0;
@@ -1120,10 +1127,27 @@ int bch_loader_begin(struct bch_loader *l)
     return 0;
 }
 
+static int rebuild_flagged(struct bch_loader *l)
+{
+    for (size_t i = 0; i < l->nsegs; i++) {
+        if (l->segs[i].rebuild) {
+            int rc = seg_rebuild(l, &l->segs[i]);
+
+            if (rc) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
 int bch_loader_commit(struct bch_loader *l)
 {
     if (!l->in_tx) {
         return 0;
+    }
+    if (rebuild_flagged(l)) {
+        return BCH_ERR_DB;
     }
     for (size_t i = 0; i < l->nsegs; i++) {
         if (hour_flush(l, &l->segs[i])) {
@@ -1222,10 +1246,8 @@ int bch_loader_load(struct bch_loader *l, const char *buf, size_t len,
         return prc;
     }
     /* Out-of-order observations: rebuild those segments from scratch. */
-    for (size_t i = 0; i < l->nsegs && rc == 0; i++) {
-        if (l->segs[i].rebuild) {
-            rc = seg_rebuild(l, &l->segs[i]);
-        }
+    if (rc == 0) {
+        rc = rebuild_flagged(l);
     }
     /* A file with no usable record says nothing about the network; an API
      * poll that returns nothing is a feed state, flagged in its snapshot. */
@@ -1252,4 +1274,106 @@ int bch_loader_load(struct bch_loader *l, const char *buf, size_t len,
         return rc;
     }
     return prc == BCH_ERR_INPUT ? BCH_ERR_INPUT : 0;
+}
+
+/* ---------------------------------------------------- record-level API */
+
+struct bch_reader *bch_loader_reader(struct bch_loader *l)
+{
+    return l->reader;
+}
+
+sqlite3 *bch_loader_db(struct bch_loader *l)
+{
+    return l->db;
+}
+
+int bch_loader_source(struct bch_loader *l, const struct bch_payload_meta *meta,
+                      const char *format, const char *content_hash, int64_t *source_id)
+{
+    sqlite3_stmt *st = l->st_source_find;
+
+    sqlite3_bind_text(st, 1, content_hash, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *source_id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    st = l->st_source_ins;
+    sqlite3_bind_text(st, 1, meta->kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, meta->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, meta->dataset ? meta->dataset : "ci_trafi_l", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, format ? format : "unknown", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, content_hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, meta->fetched_at != BCH_TIME_NONE ? meta->fetched_at : bch_now());
+    if (run(l, st)) {
+        return BCH_ERR_DB;
+    }
+    *source_id = sqlite3_last_insert_rowid(l->db);
+    return 0;
+}
+
+int bch_loader_add_record(struct bch_loader *l, int64_t source_id, const char *source_name,
+                          bch_time fetched_at, const struct bch_trafi_record *r,
+                          struct bch_load_result *res)
+{
+    int rc;
+
+    l->source_id = source_id;
+    l->source_name = source_name;
+    l->fetched_at = fetched_at;
+    l->res = res;
+    l->nitems = 0; /* snapshot items come from the warehouse on this path */
+    rc = store_record(l, r);
+    l->nitems = 0;
+    l->res = NULL;
+    if (rc == 0) {
+        res->records++;
+    }
+    return rc;
+}
+
+int bch_loader_snapshot(struct bch_loader *l, int64_t source_id, bch_time at,
+                        struct bch_load_result *res)
+{
+    sqlite3_stmt *st;
+    int rc, step;
+
+    rc = rebuild_flagged(l);
+    if (rc) {
+        return rc;
+    }
+    st = bch_db_prepare(l->db, "SELECT o.segment_id, o.state, o.mdate FROM segment s "
+                               "JOIN observation o ON o.segment_id = s.segment_id AND o.mdate = "
+                               "(SELECT max(mdate) FROM observation WHERE segment_id = "
+                               "s.segment_id AND mdate <= ?1)");
+    if (!st) {
+        return BCH_ERR_DB;
+    }
+    sqlite3_bind_int64(st, 1, at);
+    l->nitems = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct seg *g = seg_by_id(l, sqlite3_column_int64(st, 0));
+
+        if (g && push_item(l, (size_t)(g - l->segs), sqlite3_column_int(st, 1),
+                           sqlite3_column_int64(st, 2))) {
+            sqlite3_finalize(st);
+            return BCH_ERR_NOMEM;
+        }
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) {
+        return BCH_ERR_DB;
+    }
+    memset(res->states, 0, sizeof(res->states));
+    res->known_km = res->congested_km = res->dense_km = 0;
+    res->stale = 0;
+    res->flag = NULL;
+    l->source_id = source_id;
+    res->snapshot_at = at;
+    rc = store_snapshot(l, at, res);
+    res->active_jams = count_active_jams(l);
+    l->nitems = 0;
+    return rc;
 }

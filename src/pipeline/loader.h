@@ -91,4 +91,38 @@ int bch_loader_load(struct bch_loader *l, const char *buf, size_t len,
                     const struct bch_payload_meta *meta, struct bch_load_result *res, char *err,
                     size_t errlen);
 
+/* ------------------------------------------------------------------------
+ * Record-level loading, for `bouchon load` (Kafka): records of several
+ * payloads arrive one by one, interleaved, on several partitions.
+ */
+
+/* Finds or creates the raw_source row of a payload known by its content hash. */
+int bch_loader_source(struct bch_loader *l, const struct bch_payload_meta *meta,
+                      const char *format, const char *content_hash, int64_t *source_id);
+
+/*
+ * Stores one record of source_id (inside begin/commit), like a record of
+ * bch_loader_load().  res accumulates counts.  Segments that received an
+ * older observation are rebuilt at bch_loader_commit().
+ */
+int bch_loader_add_record(struct bch_loader *l, int64_t source_id, const char *source_name,
+                          bch_time fetched_at, const struct bch_trafi_record *r,
+                          struct bch_load_result *res);
+
+/*
+ * Writes the snapshot row and queues of instant at from the warehouse:
+ * each segment's latest observation at or before at.  Idempotent: a later
+ * call for the same at replaces the row (so the last loader member to see
+ * a payload's end marker writes the complete snapshot).
+ */
+int bch_loader_snapshot(struct bch_loader *l, int64_t source_id, bch_time at,
+                        struct bch_load_result *res);
+
+/* The loader's reader (its geometry cache), to build records from messages. */
+struct bch_reader *bch_loader_reader(struct bch_loader *l);
+
+/* The warehouse connection, to write extra rows (e.g. Kafka offsets) in the
+ * loader's transaction. */
+sqlite3 *bch_loader_db(struct bch_loader *l);
+
 #endif

@@ -238,6 +238,27 @@ static struct geom_entry *geom_get(struct bch_reader *r, const char *text, size_
     return e;
 }
 
+int bch_reader_geometry(struct bch_reader *r, const char *text, size_t len,
+                        struct bch_geom_info *info)
+{
+    struct geom_entry *e = geom_get(r, text, len, NULL);
+
+    memset(info, 0, sizeof(*info));
+    if (!e) {
+        return BCH_ERR_NOMEM;
+    }
+    info->raw_hash = e->raw_hash;
+    if (!e->valid) {
+        info->error = e->error;
+        return -1;
+    }
+    info->geom = &e->geom;
+    info->norm = e->norm;
+    info->norm_hash = e->norm_hash;
+    info->length_m = e->length_m;
+    return 0;
+}
+
 /* --------------------------------------------------- record normalization */
 
 struct fields {

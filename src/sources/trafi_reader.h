@@ -69,6 +69,25 @@ struct bch_reader *bch_reader_new(void);
 void bch_reader_free(struct bch_reader *r);
 
 /*
+ * The cached, parsed form of one geometry text (GeoJSON geometry or a
+ * Feature wrapping one), for callers that receive records already split
+ * (bouchon load).  Pointers stay valid until the next call on r.
+ */
+struct bch_geom_info {
+    const struct bch_geom *geom; /* NULL when invalid */
+    const char *norm;            /* normalized GeoJSON */
+    const char *norm_hash;
+    const char *raw_hash;        /* hash of text as given */
+    double length_m;
+    const char *error; /* why it is invalid */
+};
+
+/* 0 and info filled; -1 when the geometry is invalid (info->error says why);
+ * BCH_ERR_NOMEM. */
+int bch_reader_geometry(struct bch_reader *r, const char *text, size_t len,
+                        struct bch_geom_info *info);
+
+/*
  * Parses buf[0..len).  Returns 0 when the payload was read (even if some
  * records were rejected), BCH_ERR_INPUT when it could not be read at all
  * (reason in err, with line/column where known), or the negative value a
