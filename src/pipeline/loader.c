@@ -214,7 +214,7 @@ static int prepare_all(struct bch_loader *l)
          "INSERT INTO raw_source(kind, name, dataset, format, content_hash, fetched_at) "
          "VALUES (?, ?, ?, ?, ?, ?)"},
         {&l->st_source_done, "UPDATE raw_source SET format = ?, snapshot_at = ?, records = ?, "
-                             "rejected = ?, completed = 1 WHERE source_id = ?"},
+                             "rejected = ?, header = ?, completed = 1 WHERE source_id = ?"},
         {&l->st_geom_ins, "INSERT OR IGNORE INTO raw_geometry(geom_hash, geojson) VALUES (?, ?)"},
         {&l->st_raw_ins, "INSERT OR IGNORE INTO raw_record(record_hash, source_id, position, "
                          "fetched_at, geom_hash, body) VALUES (?, ?, ?, ?, ?, ?)"},
@@ -1265,7 +1265,12 @@ int bch_loader_load(struct bch_loader *l, const char *buf, size_t len,
         bind_time_or_null(st, 2, pr.newest_mdate);
         sqlite3_bind_int64(st, 3, res->records);
         sqlite3_bind_int64(st, 4, res->rejected);
-        sqlite3_bind_int64(st, 5, l->source_id);
+        if (pr.header) {
+            sqlite3_bind_text(st, 5, pr.header, (int)pr.header_len, SQLITE_TRANSIENT);
+        } else {
+            sqlite3_bind_null(st, 5);
+        }
+        sqlite3_bind_int64(st, 6, l->source_id);
         rc = run(l, st);
     }
     res->active_jams = count_active_jams(l);

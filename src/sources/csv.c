@@ -79,6 +79,7 @@ int bch_csv_next(struct bch_csv *c, char *err, size_t errlen)
     }
     c->line = c->next_line;
     c->nfields = 0;
+    c->row = c->p;
     bch_buf_reset(&c->scratch);
     for (;;) {
         struct bch_csv_field *f;
@@ -90,6 +91,7 @@ int bch_csv_next(struct bch_csv *c, char *err, size_t errlen)
         f = &c->fields[c->nfields];
         in_scratch[c->nfields] = false;
         f->quoted = false;
+        f->raw = p;
         if (p < c->end && *p == '"') {
             const char *start = ++p;
             long start_line = c->next_line;
@@ -140,6 +142,7 @@ int bch_csv_next(struct bch_csv *c, char *err, size_t errlen)
                 c->p = p;
                 return row_fail(c, err, errlen, "unexpected text after a closing quote");
             }
+            f->raw_len = (size_t)(p - f->raw);
         } else {
             const char *s = p;
 
@@ -153,11 +156,17 @@ int bch_csv_next(struct bch_csv *c, char *err, size_t errlen)
             } else if (f->len > 0 && p == c->end && s[f->len - 1] == '\r') {
                 f->len--;
             }
+            f->raw_len = f->len;
         }
         c->nfields++;
         if (p < c->end && *p == c->sep) {
             c->p = p + 1;
             continue;
+        }
+        {
+            const struct bch_csv_field *last = &c->fields[c->nfields - 1];
+
+            c->row_len = (size_t)(last->raw + last->raw_len - c->row);
         }
         if (p < c->end && *p == '\r') {
             p++;

@@ -22,6 +22,8 @@ struct bch_csv_field {
     const char *s;
     size_t len;
     bool quoted;
+    const char *raw; /* the field as it stands in the buffer, quotes included */
+    size_t raw_len;
 };
 
 struct bch_csv {
@@ -33,6 +35,8 @@ struct bch_csv {
     struct bch_buf scratch;
     struct bch_csv_field fields[BCH_CSV_MAX_FIELDS];
     size_t nfields;
+    const char *row; /* the current row as it stands in the buffer, without its line end */
+    size_t row_len;
 };
 
 /* Starts splitting buf[0..len); skips a UTF-8 BOM.  sep is ';' or ','. */

@@ -478,7 +478,6 @@ static int parse_csv(struct parse_ctx *x, const char *buf, size_t len, char *err
 {
     struct bch_csv c;
     int colmap[BCH_CSV_MAX_FIELDS];
-    char *hdr[BCH_CSV_MAX_FIELDS] = {0};
     size_t ncols;
     char rerr[128];
     int rc = 0, r;
@@ -492,14 +491,11 @@ static int parse_csv(struct parse_ctx *x, const char *buf, size_t len, char *err
         return BCH_ERR_INPUT;
     }
     ncols = c.nfields;
+    x->res->header = c.row;
+    x->res->header_len = c.row_len;
     for (size_t i = 0; i < ncols; i++) {
         int id = field_lookup(c.fields[i].s, c.fields[i].len);
 
-        hdr[i] = strndup(c.fields[i].s, c.fields[i].len);
-        if (!hdr[i]) {
-            rc = BCH_ERR_NOMEM;
-            goto out;
-        }
         colmap[i] = (id >= 0 && !seen[id]) ? id : -1;
         if (id >= 0) {
             seen[id] = true;
@@ -512,6 +508,7 @@ static int parse_csv(struct parse_ctx *x, const char *buf, size_t len, char *err
         goto out;
     }
     for (;;) {
+        const struct bch_csv_field *geo;
         struct fields f;
         long pos;
 
@@ -538,35 +535,33 @@ static int parse_csv(struct parse_ctx *x, const char *buf, size_t len, char *err
             continue;
         }
         memset(&f, 0, sizeof(f));
-        bch_buf_reset(&x->body);
-        rc = bch_buf_addc(&x->body, '{');
-        for (size_t i = 0; i < ncols && rc == 0; i++) {
+        geo = NULL;
+        for (size_t i = 0; i < ncols; i++) {
             const struct bch_csv_field *cf = &c.fields[i];
 
             if (colmap[i] >= 0 && cf->len > 0) {
                 f.v[colmap[i]] = cf->s;
                 f.len[colmap[i]] = cf->len;
-            }
-            if (i > 0) {
-                rc = bch_buf_addc(&x->body, ',');
-            }
-            rc = rc || bch_buf_add_json_str(&x->body, hdr[i], strlen(hdr[i]));
-            rc = rc || bch_buf_addc(&x->body, ':');
-            if (rc) {
-                break;
-            }
-            if (cf->len == 0) {
-                rc = bch_buf_adds(&x->body, "null");
-            } else if (colmap[i] == F_GEO_SHAPE) {
-                char gh[BCH_HASH_HEX];
-
-                bch_hash_hex(cf->s, cf->len, gh);
-                rc = bch_buf_printf(&x->body, "{\"$geom\":\"%s\"}", gh);
-            } else {
-                rc = bch_buf_add_json_str(&x->body, cf->s, cf->len);
+                if (colmap[i] == F_GEO_SHAPE) {
+                    geo = cf;
+                }
             }
         }
-        rc = rc || bch_buf_addc(&x->body, '}');
+        /* The raw body of a CSV record is its line as received, with the
+         * geometry cell replaced by "$geom:<hash>" (the header is kept in
+         * raw_source.header). */
+        bch_buf_reset(&x->body);
+        if (geo) {
+            char gh[BCH_HASH_HEX];
+
+            bch_hash_hex(geo->s, geo->len, gh);
+            rc = bch_buf_add(&x->body, c.row, (size_t)(geo->raw - c.row)) ||
+                 bch_buf_adds(&x->body, "$geom:") || bch_buf_add(&x->body, gh, 32) ||
+                 bch_buf_add(&x->body, geo->raw + geo->raw_len,
+                             (size_t)(c.row + c.row_len - (geo->raw + geo->raw_len)));
+        } else {
+            rc = bch_buf_add(&x->body, c.row, c.row_len);
+        }
         if (rc) {
             rc = reject(x, pos, "", "record too large", NULL, 0);
             if (rc) {
@@ -580,9 +575,6 @@ static int parse_csv(struct parse_ctx *x, const char *buf, size_t len, char *err
         }
     }
 out:
-    for (size_t i = 0; i < BCH_CSV_MAX_FIELDS; i++) {
-        free(hdr[i]);
-    }
     bch_csv_release(&c);
     return rc;
 }

@@ -13,6 +13,11 @@
  *            records {"nhits", "records": [...]}
  * See docs/DATA_FORMATS.md of the shared folder for the evidence.
  *
+ * Raw bodies (bch_trafi_record.raw_body): a CSV record is its line as
+ * received with the geo_shape cell replaced by "$geom:<hash>"; a JSON record
+ * is the compact JSON of its object with the geometry replaced by
+ * {"$geom": "<hash>"}.  The hash names the geometry text (raw_geometry).
+ *
  * Error discipline: a bad record never stops the payload; it is reported
  * through sink->problem with its position (CSV line or 1-based record
  * index), the field and the reason, and the records around it still reach
@@ -60,6 +65,8 @@ struct bch_parse_result {
     long coerced;      /* problems with coerced = true */
     long total_count;  /* total_count / nhits announced by the payload, -1 if none */
     bch_time newest_mdate; /* BCH_TIME_NONE if no record */
+    const char *header;    /* CSV: the header line, pointing into the payload */
+    size_t header_len;
 };
 
 /* Reader state that outlives one payload: the parsed-geometry cache. */

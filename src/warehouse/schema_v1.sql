@@ -14,6 +14,7 @@ CREATE TABLE raw_source (
     content_hash TEXT NOT NULL UNIQUE,      -- XXH3-128 hex of the payload bytes
     fetched_at   INTEGER NOT NULL,          -- when it was received (API) or loaded (file)
     snapshot_at  INTEGER,                   -- newest mdate in the payload
+    header       TEXT,                      -- CSV payloads: the header line
     records      INTEGER NOT NULL DEFAULT 0,
     rejected     INTEGER NOT NULL DEFAULT 0,
     completed    INTEGER NOT NULL DEFAULT 0 -- 1 once every record was stored or rejected
@@ -26,17 +27,22 @@ CREATE TABLE raw_geometry (
     geojson   TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Each record as received, once (content-addressed).  body is the record's
--- fields as a JSON object of the received values; geo_shape is replaced by
--- {"$geom": geom_hash}, see the raw_record_full view.
+-- Each record as received, once (content-addressed).  body is a CSV record's
+-- line as received (the header is in raw_source.header) or a JSON record's
+-- compact JSON; the geometry is replaced by "$geom:<hash>" (CSV) or
+-- {"$geom": "<hash>"} (JSON), see the raw_record_full view.
+-- A rowid table (rows appended in arrival order) with a unique index on the
+-- hash: random hashes as the primary key would scatter the wide rows over
+-- the whole B-tree and rewrite most pages of it on every load.
 CREATE TABLE raw_record (
-    record_hash TEXT PRIMARY KEY,           -- XXH3-128 hex of the record text
+    record_id   INTEGER PRIMARY KEY,
+    record_hash TEXT NOT NULL UNIQUE,       -- XXH3-128 hex of the record text
     source_id   INTEGER NOT NULL REFERENCES raw_source(source_id),
     position    INTEGER NOT NULL,           -- CSV line number or JSON array index (1-based)
     fetched_at  INTEGER NOT NULL,
     geom_hash   TEXT,
     body        TEXT NOT NULL
-) WITHOUT ROWID;
+);
 
 CREATE VIEW raw_record_full AS
 SELECT r.record_hash, r.source_id, r.position, r.fetched_at, r.body, g.geojson AS geo_shape

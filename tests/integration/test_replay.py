@@ -250,7 +250,19 @@ def test_raw_layer_keeps_each_record_once(warehouse):
     con = sqlite3.connect(warehouse)
     # 694 rows at 09:50; at 10:00 the 565 changed rows are new, the other 129 identical
     assert con.execute("SELECT count(*) FROM raw_record").fetchone()[0] == 694 + 565
-    body, geo = con.execute("SELECT body, geo_shape FROM raw_record_full LIMIT 1").fetchone()
-    rec = json.loads(body)
-    assert "$geom" in rec["geo_shape"] and json.loads(geo)["type"] == "LineString"
+    # a CSV record is its line as received, the geometry cell replaced by its hash
+    body, geo, header = con.execute(
+        "SELECT f.body, f.geo_shape, s.header FROM raw_record_full f "
+        "JOIN raw_source s USING (source_id) LIMIT 1").fetchone()
+    assert header == "geo_point_2d;geo_shape;gml_id;gid;ident;typevoie;etat;cdate;mdate;" \
+        "origine;commune;code_commune"
+    assert body.split(";")[1].startswith("$geom:")
+    assert json.loads(geo)["type"] == "LineString"
+    original = Path(__file__).resolve().parents[2] / "data" / "bordeaux" / \
+        "ci_trafi_l_2025-12-18T0950.csv"
+    lines = original.read_text(encoding="utf-8").splitlines()
+    match = [ln for ln in lines if ln.split('"')[0] == body.split("$geom:")[0]]
+    assert match, "raw body does not start like any line of the file"
+    rebuilt = body.replace(body.split(";")[1], '"' + geo.replace('"', '""') + '"')
+    assert rebuilt == match[0]
     assert con.execute("SELECT count(*) FROM raw_source WHERE completed = 1").fetchone()[0] == 2
