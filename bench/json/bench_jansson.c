@@ -148,6 +148,11 @@ static void describe(void *doc, FILE *out)
     char *text = json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY);
     fprintf(out, "%s", text ? text : "(json_dumps failed)");
     free(text);
+    if (json_is_array(root)) { /* how reals come out with a shorter precision */
+        text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        fprintf(out, " | JSON_REAL_PRECISION(15): %s", text ? text : "(json_dumps failed)");
+        free(text);
+    }
     const json_t *gid = json_object_get(root, "gid");
     if (gid != NULL) {
         fprintf(out, " | gid: type %d, json_integer_value %" JSON_INTEGER_FORMAT

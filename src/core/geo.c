@@ -215,7 +215,7 @@ int bch_geom_from_json(struct bch_geom *g, const json_t *obj, char *err, size_t 
 int bch_geom_parse(struct bch_geom *g, const char *text, size_t len, char *err, size_t errlen)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, 0, &jerr);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     int rc;
 
     memset(g, 0, sizeof(*g));

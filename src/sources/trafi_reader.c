@@ -729,8 +729,9 @@ static int parse_json(struct parse_ctx *x, const char *buf, size_t len, char *er
     int rc = 0;
 
     if (!root) {
-        snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
-                 jerr.text);
+        /* Payloads are often one line: the byte position is what locates the error. */
+        snprintf(err, errlen, "invalid JSON at line %d, column %d (byte %d): %s", jerr.line,
+                 jerr.column, jerr.position, jerr.text);
         return BCH_ERR_INPUT;
     }
     if (json_is_array(root)) {
