@@ -83,8 +83,9 @@ static void jam_forget(struct bch_seg_track *t)
 }
 
 /*
- * A congested observation.  unseen_before: the segment was not observed
- * (first observation, or a gap above the stale limit) just before mdate.
+ * A congested observation.  unseen_before: the segment's state was not
+ * known just before mdate (first observation, a gap above the stale limit,
+ * or an INCONNU observation).
  */
 static void jam_congested(struct bch_seg_track *t, bch_time mdate, int state, bool unseen_before,
                           uint64_t hysteresis, struct bch_track_event *out, int *n)
@@ -162,7 +163,8 @@ int bch_track_step(struct bch_seg_track *t, bch_time mdate, int state,
         cov->start = t->last_mdate;
         /* last + stale lies between last and mdate here: no overflow */
         cov->end = gap > stale ? t->last_mdate + (bch_time)stale : mdate;
-        unseen_before = gap > stale;
+        /* INCONNU just before says nothing of when the jam began either. */
+        unseen_before = gap > stale || t->last_state == BCH_STATE_INCONNU;
     }
 
     if (first || state != t->last_state) {

@@ -111,9 +111,9 @@ static const struct track_case cases[] = {
      {{OBS(0, FLU), {IOP(0, FLU)}},
       {OBS(900, EMB), {COV(0, 900, FLU), ICL(0, 900, FLU), IOP(900, EMB), JOP(900, EMB, false)}},
       {STOP}}},
-    {CASE("INCONNU before a jam is an observation: not censored", 0, 0, 60, NO),
+    {CASE("a jam right after INCONNU is left-censored", 0, 0, 60, NO),
      {{OBS(0, INC), {IOP(0, INC)}},
-      {OBS(60, EMB), {COV(0, 60, INC), ICL(0, 60, INC), IOP(60, EMB), JOP(60, EMB, false)}},
+      {OBS(60, EMB), {COV(0, 60, INC), ICL(0, 60, INC), IOP(60, EMB), JOP(60, EMB, true)}},
       {STOP}}},
     {CASE("flicker within the hysteresis is one episode", 0, 0, 60, 480),
      {{OBS(0, FLU), {IOP(0, FLU)}},
@@ -163,7 +163,7 @@ static const struct track_case cases[] = {
      {{OBS(0, EMB), {IOP(0, EMB), JOP(0, EMB, true)}},
       {OBS(60, INC),
        {COV(0, 60, EMB), ICL(0, 60, EMB), IOP(60, INC), JCL(0, 60, 0, INC, EMB, true)}},
-      {OBS(600, EMB), {COV(60, 600, INC), ICL(60, 600, INC), IOP(600, EMB), JOP(600, EMB, false)}},
+      {OBS(600, EMB), {COV(60, 600, INC), ICL(60, 600, INC), IOP(600, EMB), JOP(600, EMB, true)}},
       {STOP}}},
     {CASE("PARALYSE is the peak and survives a reopen", 0, 0, 60, NO),
      {{OBS(0, FLU), {IOP(0, FLU)}},
@@ -398,7 +398,7 @@ static size_t batch_episodes(const bch_time *m, const int *s, size_t n, int64_t 
         run.start = m[a];
         run.last = m[b];
         run.end = b + 1 < n ? m[b + 1] : NO;
-        run.lc = a == 0 || m[a] - m[a - 1] > stale;
+        run.lc = a == 0 || m[a] - m[a - 1] > stale || s[a - 1] == BCH_STATE_INCONNU;
         if (ne > 0 && ep[ne - 1].end != NO && m[a] - ep[ne - 1].end <= hyst) {
             struct episode *prev = &ep[ne - 1];
 
