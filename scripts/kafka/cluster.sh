@@ -31,10 +31,13 @@
 #   BOUCHON_KAFKA_JAVA        java binary [java]
 #   BOUCHON_KAFKA_START_TIMEOUT  seconds for start / start-node [120]
 #   BOUCHON_KAFKA_STOP_TIMEOUT   seconds before SIGKILL on stop [60]
+#   BOUCHON_KAFKA_QUORUM_GRACE   seconds a node may stay up once 2 of 3 are gone
+#                                (it cannot finish a controlled shutdown) [10]
 #   BOUCHON_KAFKA_AUTO_CREATE    auto.create.topics.enable [true]
 #   BOUCHON_KAFKA_EXTRA_CONFIG   extra server.properties lines (k=v, newline
 #                                separated), appended to every node (last wins)
 #   BOUCHON_KAFKA_NO_FETCH=1     never run fetch-jars.sh (fail if jars missing)
+#   BOUCHON_KAFKA_KEEP_ON_FAILURE=1  a failed start/start-node leaves its JVMs up
 # See docs/KAFKA.md.
 set -euo pipefail
 
@@ -52,12 +55,25 @@ jvm_opts="${BOUCHON_KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX
 tool_opts="-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Djava.awt.headless=true"
 start_timeout="${BOUCHON_KAFKA_START_TIMEOUT:-120}"
 stop_timeout="${BOUCHON_KAFKA_STOP_TIMEOUT:-60}"
+quorum_grace="${BOUCHON_KAFKA_QUORUM_GRACE:-10}"
 auto_create="${BOUCHON_KAFKA_AUTO_CREATE:-true}"
 nodes=(1 2 3)
 probe_topic="__bouchon_probe"
 
 log() { printf 'kafka-cluster: %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# Nodes launched by this invocation: stopped again if it fails (unless
+# BOUCHON_KAFKA_KEEP_ON_FAILURE=1), so a failed start leaves no JVM behind.
+launched=()
+die() {
+    log "ERROR: $*"
+    if ((${#launched[@]})) && [[ "${BOUCHON_KAFKA_KEEP_ON_FAILURE:-0}" != 1 ]]; then
+        log "stopping node(s) ${launched[*]} started by this command (keep them: BOUCHON_KAFKA_KEEP_ON_FAILURE=1)"
+        local -a l=("${launched[@]}")
+        launched=()
+        stop_timeout=15 stop_pids TERM "${l[@]}" || true
+    fi
+    exit 1
+}
 
 # ---------------------------------------------------------------- helpers
 
@@ -117,6 +133,7 @@ node_pid() {
 
 port_open() {
     # port_open HOST PORT: something accepts TCP connections there.
+    # shellcheck disable=SC2016 # expanded by the inner bash
     timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
 }
 
@@ -255,7 +272,7 @@ launch_node() {
     } >>"$d/logs/stdout.log"
     # The inner bash writes its own pid then execs java, so the pid file is
     # the JVM's pid whether or not setsid forks.
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086,SC2016 # word-split JVM flags; $$ is the inner bash's
     (
         cd "$d"
         setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$(pid_file "$n")" \
@@ -265,11 +282,12 @@ launch_node() {
             -cp "$lib/*" kafka.Kafka "$d/server.properties" \
             >>"$d/logs/stdout.log" 2>&1 </dev/null &
     )
-    local i
-    for i in $(seq 1 50); do
+    local _
+    for _ in $(seq 1 50); do
         [[ -s "$(pid_file "$n")" ]] && break
         sleep 0.1
     done
+    launched+=("$n")
     node_pid "$n" >/dev/null || { tail_logs "$n"; die "node $n did not start"; }
     log "node $n started (pid $(node_pid "$n")), PLAINTEXT $host:$(port_of "$n"), CONTROLLER $host:$(ctrl_port_of "$n")"
 }
@@ -287,7 +305,7 @@ tail_logs() {
 
 metadata() {
     # kcat -L against the whole bootstrap list, bounded in time.
-    timeout 15 kcat -L -b "$(bootstrap_list)" -m 5 "$@" 2>/dev/null
+    timeout 15 kcat -L -b "$(bootstrap_list)" -m 5 2>/dev/null
 }
 
 listed_brokers() {
@@ -349,7 +367,13 @@ probe_create_topic() {
 
 stop_pids() {
     # stop_pids SIGNAL NODES... : signal nodes, wait for exit, SIGKILL after timeout.
-    local sig="$1" n pid deadline
+    #
+    # A combined node's broker asks the controller quorum to grant its controlled
+    # shutdown (a record that a majority of the 3 controllers must commit) and
+    # waits up to 5 minutes for it. Once 2 of the 3 nodes are gone no quorum is
+    # left, so a node still up then can never finish: it gets quorum_grace
+    # seconds (to finish a shutdown already granted) and then SIGKILL.
+    local sig="$1" n pid deadline lost_at=""
     shift
     local -a todo=()
     for n in "$@"; do
@@ -362,14 +386,30 @@ stop_pids() {
     deadline=$(($(date +%s) + stop_timeout))
     while :; do
         local -a left=()
+        local alive=0
         for n in "${todo[@]}"; do node_pid "$n" >/dev/null && left+=("$n"); done
         ((${#left[@]})) || break
+        for n in "${nodes[@]}"; do node_pid "$n" >/dev/null && alive=$((alive + 1)); done
+        if ((alive * 2 <= ${#nodes[@]})) && [[ "$sig" != KILL ]]; then
+            [[ -n "$lost_at" ]] || lost_at=$(date +%s)
+            if (($(date +%s) - lost_at >= quorum_grace)); then
+                for n in "${left[@]}"; do
+                    log "node $n cannot complete a controlled shutdown without a controller quorum: SIGKILL"
+                    if pid="$(node_pid "$n")"; then kill -KILL "$pid" 2>/dev/null || true; fi
+                done
+                sig=KILL
+                deadline=$(($(date +%s) + 10))
+            fi
+        fi
         if (($(date +%s) >= deadline)); then
             for n in "${left[@]}"; do
-                log "node $n still up after ${stop_timeout}s: SIGKILL"
-                kill -KILL "$(node_pid "$n")" 2>/dev/null || true
+                pid="$(node_pid "$n")" || continue
+                log "node $n still up after ${stop_timeout}s: thread dump to $(node_dir "$n")/logs/stdout.log, then SIGKILL"
+                kill -QUIT "$pid" 2>/dev/null || true
+                sleep 1
+                kill -KILL "$pid" 2>/dev/null || true
             done
-            sleep 1
+            sig=KILL
             deadline=$(($(date +%s) + 10))
             stop_timeout=10
         fi
@@ -391,6 +431,9 @@ cmd_start() {
     for n in "${nodes[@]}"; do
         node_pid "$n" >/dev/null && continue
         write_config "$n"
+    done
+    for n in "${nodes[@]}"; do
+        node_pid "$n" >/dev/null || check_ports_free "$n"
     done
     cluster_id >/dev/null # create it once, before the parallel formats
     local -a fpids=()
@@ -471,6 +514,7 @@ cmd_start_node() {
     deadline=$((t0 + start_timeout))
     [[ -f "$(node_dir "$n")/data/meta.properties" ]] || die "node $n was never formatted: use 'start'"
     if ! node_pid "$n" >/dev/null; then
+        check_ports_free "$n"
         write_config "$n"
         launch_node "$n"
     fi

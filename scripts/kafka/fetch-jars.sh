@@ -83,7 +83,7 @@ fi
 
 tmp="$home/lib.tmp.$$"
 rm -rf "$tmp"
-log "resolving $(grep -o '<kafka.version>[^<]*' "$pom" | cut -d'>' -f2) jars with Maven (first run downloads ~60 MB)"
+log "resolving $(grep -o '<kafka.version>[^<]*' "$pom" | cut -d'>' -f2) jars with Maven (first run downloads ~45 MB)"
 # (Maven 3.8 prints colour resets even with -q -B: strip them.)
 if ! timeout 900 mvn -q -B -f "$pom" dependency:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 \
