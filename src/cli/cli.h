@@ -20,6 +20,7 @@ struct bch_cmd {
 
 int cmd_fetch(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
@@ -57,11 +58,31 @@ int bch_cli_loader_option(int opt, const char *arg, struct bch_loader_options *o
 #define BCH_OPT_STALE      1001
 #define BCH_OPT_HYSTERESIS 1002
 #define BCH_OPT_QUEUE_TOL  1003
-#define BCH_LOADER_LONGOPTS                                                                            {"stale-after", required_argument, NULL, BCH_OPT_STALE},                                               {"hysteresis", required_argument, NULL, BCH_OPT_HYSTERESIS},                                       {"queue-tolerance", required_argument, NULL, BCH_OPT_QUEUE_TOL}
+#define BCH_LOADER_LONGOPTS                                                                        \
+    {"stale-after", required_argument, NULL, BCH_OPT_STALE},                                       \
+        {"hysteresis", required_argument, NULL, BCH_OPT_HYSTERESIS},                               \
+    {                                                                                              \
+        "queue-tolerance", required_argument, NULL, BCH_OPT_QUEUE_TOL                              \
+    }
 #define BCH_LOADER_HELP                                                                            \
     "  --stale-after S       an observation older than S seconds is stale (default 900)\n"         \
     "  --hysteresis S        a jam that clears and returns within S s is one episode (300)\n"      \
     "  --queue-tolerance M   segments touch when within M metres (default 15)\n"
+
+/* Options shared by the commands that call the open data API (fetch, run, ingest). */
+struct bch_http_opts;
+/* Handles --timeout / --retries; 1 if opt was one of them, -1 on a bad value, 0 otherwise. */
+int bch_cli_http_option(int opt, const char *arg, struct bch_http_opts *o);
+#define BCH_OPT_TIMEOUT 1011
+#define BCH_OPT_RETRIES 1012
+#define BCH_HTTP_LONGOPTS                                                                          \
+    {"timeout", required_argument, NULL, BCH_OPT_TIMEOUT},                                         \
+    {                                                                                              \
+        "retries", required_argument, NULL, BCH_OPT_RETRIES                                        \
+    }
+#define BCH_HTTP_HELP                                                                              \
+    "  --timeout S           per HTTP request, seconds (default 30)\n"                             \
+    "  --retries N           retries on network errors, 5xx and 429 (default 4)\n"
 
 /* Parses a whole non-negative number for option opt; -1 with a message if bad. */
 int bch_cli_number(const char *opt, const char *value, double max, double *out);

@@ -23,10 +23,7 @@ static const char usage[] =
     "                      one {\"total_count\",\"results\"} page), or json, csv, geojson\n"
     "                      (the export endpoint, no row cap)\n"
     "  -o, --output FILE   write there (atomically) instead of stdout\n"
-    "  --timeout S         per request, seconds (default 30)\n"
-    "  --retries N         retries on network errors, 5xx and 429 (default 4)\n"
-    "  --api-key-file F    API key file; or set BOUCHON_API_KEY (never logged)\n"
-    "\n"
+    "  --api-key-file F    API key file; or set BOUCHON_API_KEY (never logged)\n" BCH_HTTP_HELP "\n"
     "Exit: 0 ok; 3 the API refused the request or sent unusable data; 4 network\n"
     "failure after retries; 2 usage.\n";
 
@@ -59,10 +56,13 @@ static int write_atomic(const char *path, const struct bch_buf *b)
 int cmd_fetch(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"dataset", required_argument, NULL, 'D'}, {"base-url", required_argument, NULL, 'u'},
-        {"format", required_argument, NULL, 'f'},  {"output", required_argument, NULL, 'o'},
-        {"timeout", required_argument, NULL, 't'}, {"retries", required_argument, NULL, 'r'},
-        {"api-key-file", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
+        {"dataset", required_argument, NULL, 'D'},
+        {"base-url", required_argument, NULL, 'u'},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"api-key-file", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        BCH_HTTP_LONGOPTS,
         {0},
     };
     const char *dataset = "ci_trafi_l", *base = BCH_ODS_DEFAULT_BASE_URL, *format = "records";
@@ -72,7 +72,6 @@ int cmd_fetch(int argc, char **argv)
     struct bch_buf out;
     char err[512];
     char *key;
-    double v;
     int c, rc;
 
     bch_http_opts_default(&http);
@@ -91,18 +90,6 @@ int cmd_fetch(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case 't':
-            if (bch_cli_number("--timeout", optarg, 3600, &v) || v <= 0) {
-                return BCH_EXIT_USAGE;
-            }
-            http.timeout_ms = (long)(v * 1000);
-            break;
-        case 'r':
-            if (bch_cli_number("--retries", optarg, 100, &v)) {
-                return BCH_EXIT_USAGE;
-            }
-            http.max_retries = (int)v;
-            break;
         case 'k':
             keyfile = optarg;
             break;
@@ -110,7 +97,13 @@ int cmd_fetch(int argc, char **argv)
             fputs(usage, stdout);
             return BCH_EXIT_OK;
         default:
-            fputs(usage, stderr);
+            rc = bch_cli_http_option(c, optarg, &http);
+            if (rc == 1) {
+                break;
+            }
+            if (rc == 0) {
+                fputs(usage, stderr);
+            }
             return BCH_EXIT_USAGE;
         }
     }
@@ -139,8 +132,9 @@ int cmd_fetch(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "bouchon fetch: %s: %s\n", dataset, err);
         bch_buf_release(&out);
-        return rc == BCH_ERR_NET ? BCH_EXIT_NET : rc == BCH_ERR_USAGE ? BCH_EXIT_USAGE
-                                                                     : BCH_EXIT_INPUT;
+        return rc == BCH_ERR_NET     ? BCH_EXIT_NET
+               : rc == BCH_ERR_USAGE ? BCH_EXIT_USAGE
+                                     : BCH_EXIT_INPUT;
     }
     bch_info("fetch", "%s: %zu bytes, %ld records in %d request(s)", dataset, out.len, st.records,
              st.requests);

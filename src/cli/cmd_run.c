@@ -31,9 +31,7 @@ static const char usage[] =
     "  --interval S        seconds between polls (default 60, minimum 5)\n"
     "  --base-url URL      portal (default " BCH_ODS_DEFAULT_BASE_URL ")\n"
     "  --dataset ID        dataset (default ci_trafi_l)\n"
-    "  --api-key-file F    API key file; or BOUCHON_API_KEY (never logged)\n"
-    "  --timeout S         per HTTP request (default 30)\n"
-    "  --retries N         per poll (default 4)\n"
+    "  --api-key-file F    API key file; or BOUCHON_API_KEY (never logged)\n" BCH_HTTP_HELP
     "  --once              one poll, then exit (exit 4 if it failed)\n"
     "  --max-polls N       stop after N polls\n"
     "  --listen ADDR       also serve the dashboard and API (e.g. 127.0.0.1:8080)\n"
@@ -72,8 +70,7 @@ static void count_records(const struct bch_load_result *r)
 static void init_metrics(void)
 {
     g_run.polls = bch_metric_counter("bouchon_polls_total", "Polls of the live feed by outcome.");
-    g_run.records =
-        bch_metric_counter("bouchon_records_total", "Records received by outcome.");
+    g_run.records = bch_metric_counter("bouchon_records_total", "Records received by outcome.");
     g_run.obs = bch_metric_counter("bouchon_observations_stored_total",
                                    "New observations stored in the warehouse.");
     g_run.last_ok = bch_metric_gauge("bouchon_last_successful_poll_timestamp_seconds",
@@ -236,8 +233,7 @@ int cmd_run(int argc, char **argv)
         {"base-url", required_argument, NULL, 'u'},
         {"dataset", required_argument, NULL, 'D'},
         {"api-key-file", required_argument, NULL, 'k'},
-        {"timeout", required_argument, NULL, 't'},
-        {"retries", required_argument, NULL, 'r'},
+
         {"once", no_argument, NULL, '1'},
         {"max-polls", required_argument, NULL, 'm'},
         {"listen", required_argument, NULL, 'l'},
@@ -246,6 +242,7 @@ int cmd_run(int argc, char **argv)
         {"pace", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         BCH_LOADER_LONGOPTS,
+        BCH_HTTP_LONGOPTS,
         {0},
     };
     const char *dbpath = "bouchon.db", *base = BCH_ODS_DEFAULT_BASE_URL, *dataset = "ci_trafi_l";
@@ -281,18 +278,6 @@ int cmd_run(int argc, char **argv)
         case 'k':
             keyfile = optarg;
             break;
-        case 't':
-            if (bch_cli_number("--timeout", optarg, 3600, &v) || v <= 0) {
-                return BCH_EXIT_USAGE;
-            }
-            http.timeout_ms = (long)(v * 1000);
-            break;
-        case 'r':
-            if (bch_cli_number("--retries", optarg, 100, &v)) {
-                return BCH_EXIT_USAGE;
-            }
-            http.max_retries = (int)v;
-            break;
         case '1':
             once = true;
             break;
@@ -321,6 +306,9 @@ int cmd_run(int argc, char **argv)
             return BCH_EXIT_OK;
         default:
             rc = bch_cli_loader_option(c, optarg, &ro.loader);
+            if (rc == 0) {
+                rc = bch_cli_http_option(c, optarg, &http);
+            }
             if (rc == 1) {
                 break;
             }

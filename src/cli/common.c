@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "pipeline/loader.h"
+#include "sources/http_fetch.h"
 
 volatile int bch_cli_stop = 0;
 
@@ -112,8 +113,8 @@ static bool ends_with(const char *s, const char *suffix)
 
 static bool is_data_file(const char *path)
 {
-    static const char *const exts[] = {".csv", ".json", ".geojson", ".csv.gz", ".json.gz",
-                                       ".geojson.gz"};
+    static const char *const exts[] = {".csv",    ".json",    ".geojson",
+                                       ".csv.gz", ".json.gz", ".geojson.gz"};
 
     for (size_t i = 0; i < BCH_ARRAY_LEN(exts); i++) {
         if (ends_with(path, exts[i])) {
@@ -282,6 +283,28 @@ int bch_cli_loader_option(int opt, const char *arg, struct bch_loader_options *o
             return -1;
         }
         o->queue_tol_m = v;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int bch_cli_http_option(int opt, const char *arg, struct bch_http_opts *o)
+{
+    double v;
+
+    switch (opt) {
+    case BCH_OPT_TIMEOUT:
+        if (bch_cli_number("--timeout", arg, 3600, &v) || v <= 0) {
+            return -1;
+        }
+        o->timeout_ms = (long)(v * 1000);
+        return 1;
+    case BCH_OPT_RETRIES:
+        if (bch_cli_number("--retries", arg, 100, &v)) {
+            return -1;
+        }
+        o->max_retries = (int)v;
         return 1;
     default:
         return 0;
