@@ -147,6 +147,8 @@
       if (v == null || v === false) return;
       if (k === 'class') e.className = v;
       else if (k === 'text') e.textContent = v;
+      // CSP (style-src 'self') blocks style attributes but not the CSSOM
+      else if (k === 'style') e.style.cssText = v;
       else if (k.slice(0, 2) === 'on') e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v === true ? '' : v);
     });

@@ -10,6 +10,9 @@
 #define BCH_CLI_H
 
 #include "core/compat.h"
+
+#include <signal.h>
+
 #include "core/timeutil.h"
 
 struct bch_cmd {
@@ -88,7 +91,7 @@ int bch_cli_http_option(int opt, const char *arg, struct bch_http_opts *o);
 int bch_cli_number(const char *opt, const char *value, double max, double *out);
 
 /* Set by SIGINT/SIGTERM once bch_cli_install_signals() was called. */
-extern volatile int bch_cli_stop;
+extern volatile sig_atomic_t bch_cli_stop;
 void bch_cli_install_signals(void);
 
 #endif

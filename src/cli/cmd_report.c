@@ -16,7 +16,7 @@ static const char usage[] =
     "Summarizes the warehouse: segments, observations, rejected records, state\n"
     "changes, the snapshot at TIME (default: the latest) with its state counts,\n"
     "known / congested / dense km and feed health, the jam episodes overlapping\n"
-    "[--from, --to] (default: everything up to the snapshot), its queues and the\n"
+    "[--from, --to] (default: the 24 hours up to the snapshot), its queues and the\n"
     "hotspots ranked by congested time.  TIME is ISO-8601 with an offset or Z.\n"
     "\n"
     "  --json               machine-readable output (keys in docs/REPORT.md)\n"
@@ -26,10 +26,14 @@ static const char usage[] =
 int cmd_report(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},     {"at", required_argument, NULL, 'a'},
-        {"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},         {"limit", required_argument, NULL, 'l'},
-        {"min-duration", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"db", required_argument, NULL, 'd'},
+        {"at", required_argument, NULL, 'a'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"limit", required_argument, NULL, 'l'},
+        {"min-duration", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
         {0},
     };
     struct bch_report_query q;

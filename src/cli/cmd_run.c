@@ -352,6 +352,8 @@ int cmd_run(int argc, char **argv)
             bch_error("run", "cannot serve on %s: %s", listen, err);
             return BCH_EXIT_USAGE;
         }
+        bch_http_address(g_run.http, err, sizeof(err));
+        bch_info("run", "serving http://%s", err);
     }
     if (replay) {
         ro.time_order = true;

@@ -13,7 +13,7 @@
 #include "pipeline/loader.h"
 #include "sources/http_fetch.h"
 
-volatile int bch_cli_stop = 0;
+volatile sig_atomic_t bch_cli_stop = 0;
 
 static void on_signal(int sig)
 {

@@ -231,10 +231,16 @@ int bch_geom_parse(struct bch_geom *g, const char *text, size_t len, char *err, 
     return rc;
 }
 
-/* Appends "[lon,lat]" with the shortest round-trip spelling (%.17g is exact but noisy). */
+/* Appends "[lon,lat]" with 15 significant digits: exact for every coordinate the feeds
+ * publish (at most 6 decimals in geometries), without the noise of %.17g. */
 static int put_pos(char *buf, size_t cap, size_t *n, double lon, double lat)
 {
-    int w = snprintf(buf + *n, cap - *n, "[%.10g,%.10g]", lon, lat);
+    int w;
+
+    /* -0 would print as "-0", which reads back as 0: one spelling only. */
+    lon = lon == 0 ? 0 : lon;
+    lat = lat == 0 ? 0 : lat;
+    w = snprintf(buf + *n, cap - *n, "[%.15g,%.15g]", lon, lat);
 
     if (w < 0 || (size_t)w >= cap - *n) {
         return -1;

@@ -60,6 +60,9 @@ int bch_paris_offset(bch_time t)
     int m, d;
     bch_time start, end;
 
+    if (t == BCH_TIME_NONE) {
+        return 3600;
+    }
     bch_civil_from_days((t >= 0 ? t : t - 86399) / 86400, &y, &m, &d);
     start = last_sunday(y, 3) * 86400 + 3600;
     end = last_sunday(y, 10) * 86400 + 3600;
@@ -204,6 +207,9 @@ int bch_time_parse(const char *s, size_t len, bool allow_local, bch_time *out, c
         p += 3;
         if (p < len && s[p] == ':') {
             p++;
+            if (p == len) {
+                return fail(err, errlen, "bad UTC offset minutes");
+            }
         }
         if (p < len) {
             if (digits(s, len, p, 2, &om)) {
@@ -227,10 +233,15 @@ int bch_time_parse(const char *s, size_t len, bool allow_local, bch_time *out, c
 
 void bch_time_format_utc(bch_time t, char *buf, size_t len)
 {
-    int64_t days = floor_div(t, 86400);
-    int64_t sod = t - days * 86400;
-    int64_t y;
+    int64_t days, sod, y;
     int m, d;
+
+    if (t == BCH_TIME_NONE) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    days = floor_div(t, 86400);
+    sod = t - days * 86400;
 
     bch_civil_from_days(days, &y, &m, &d);
     snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d, (int)(sod / 3600),
@@ -241,6 +252,10 @@ void bch_time_format_local(bch_time t, char *buf, size_t len)
 {
     struct bch_local_tm tm;
 
+    if (t == BCH_TIME_NONE) {
+        snprintf(buf, len, "-");
+        return;
+    }
     bch_paris_local(t, &tm);
     snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d+%02d:00", (long long)tm.year, tm.month,
              tm.day, tm.hour, tm.minute, tm.second, tm.offset / 3600);

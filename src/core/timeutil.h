@@ -37,7 +37,7 @@ void bch_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 int bch_time_parse(const char *s, size_t len, bool allow_local, bch_time *out, char *err,
                    size_t errlen);
 
-/* Formats t as "YYYY-MM-DDTHH:MM:SSZ" into buf (at least 21 bytes). */
+/* Formats t as "YYYY-MM-DDTHH:MM:SSZ" into buf (at least 21 bytes); "-" for BCH_TIME_NONE. */
 void bch_time_format_utc(bch_time t, char *buf, size_t len);
 
 /* Formats t in Europe/Paris as "YYYY-MM-DDTHH:MM:SS+01:00" (buf >= 26 bytes). */

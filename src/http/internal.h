@@ -26,7 +26,6 @@ struct MHD_Response;
 
 #define HTTP_MAX_TARGET 4096 /* longest request target handled (path + query) */
 #define HTTP_MAX_PATH   1024 /* longest decoded path */
-#define HTTP_BODY_MAX   (256u << 20) /* largest rendered body */
 #define HTTP_GZIP_MIN   1024 /* smaller bodies are sent as they are */
 
 /* ------------------------------------------------------------------ cache */
@@ -45,8 +44,9 @@ struct cache_entry {
     size_t len;
     char *gz;
     size_t gzlen;
-    unsigned refs; /* under cache->lock (or owned alone when uncached) */
-    bool dead;     /* removed from the cache: freed by the last release */
+    bool compressible; /* answers vary with Accept-Encoding */
+    unsigned refs;     /* under cache->lock (or owned alone when uncached) */
+    bool dead;         /* removed from the cache: freed by the last release */
     uint64_t used;
 };
 
@@ -144,40 +144,38 @@ struct bch_http_server {
     pthread_cond_t sse_cond;
     pthread_t ticker;
     bool ticker_started;
-    bool stopping;           /* under sse_lock */
-    int64_t latest_at;       /* newest snapshot instant known, BCH_TIME_NONE */
-    uint64_t generation;     /* bumped at each new snapshot */
-    struct sse_client *sse;  /* list of open streams */
+    bool stopping;          /* under sse_lock */
+    int64_t latest_at;      /* newest snapshot instant known, BCH_TIME_NONE */
+    uint64_t generation;    /* bumped at each new snapshot */
+    struct sse_client *sse; /* list of open streams */
     unsigned nsse;
-    sqlite3 *ticker_db;      /* the ticker's own connection */
+    sqlite3 *ticker_db; /* the ticker's own connection */
 };
 
 /* What a handler answers. */
 struct http_reply {
     unsigned status;
-    struct cache_entry *entry;     /* body (or NULL with resp / fd) */
-    struct MHD_Response *resp;     /* prebuilt response (event stream, file) */
-    bool no_store;                 /* Cache-Control: no-store (else no-cache) */
-    bool html;                     /* error page is HTML (assets) rather than JSON */
+    struct cache_entry *entry; /* body (or NULL with resp / fd) */
+    struct MHD_Response *resp; /* prebuilt response (event stream, file) */
+    bool no_store;             /* Cache-Control: no-store (else no-cache) */
 };
 
 /* The request being handled. */
 struct http_request {
     struct bch_http_server *srv;
     struct MHD_Connection *conn;
-    const char *target;  /* raw target as received (key of the cache) */
-    const char *path;    /* decoded path */
-    const char *query;   /* raw query string */
-    bool gzip_ok;        /* client accepts gzip */
-    int64_t gid;         /* /api/v1/segments/{gid}/history */
+    const char *target; /* raw target as received (key of the cache) */
+    const char *path;   /* decoded path */
+    const char *query;  /* raw query string */
+    bool gzip_ok;       /* client accepts gzip */
+    int64_t gid;        /* /api/v1/segments/{gid}/history */
 };
 
 /* The calling worker's connection; NULL with a reason in err. */
 struct worker_db *http_worker_db(struct bch_http_server *s, char *err, size_t errlen);
 
 /* Fills r with a JSON error {"error":{"status","message"}}. */
-void http_reply_error(struct http_reply *r, unsigned status, const char *fmt, ...)
-    BCH_PRINTF(3, 4);
+void http_reply_error(struct http_reply *r, unsigned status, const char *fmt, ...) BCH_PRINTF(3, 4);
 /* Fills r with an uncached body (taken). */
 void http_reply_body(struct http_reply *r, unsigned status, const char *ctype, char *body,
                      size_t len, bool compress);
@@ -205,9 +203,10 @@ void http_assets(struct http_request *q, struct http_reply *r);
 #define SSE_MAX_CLIENTS 64
 void http_events(struct http_request *q, struct http_reply *r);
 int http_sse_start(struct bch_http_server *s, char *err, size_t errlen);
-/* Ends every stream (before the daemon stops) and the ticker thread. */
+/* Ends every stream and the ticker thread (before the daemon stops). */
 void http_sse_shutdown(struct bch_http_server *s);
-void http_sse_stop_ticker(struct bch_http_server *s);
+/* Open event streams. */
+unsigned http_sse_clients(struct bch_http_server *s);
 
 /* Monotonic seconds. */
 double http_now_mono(void);

@@ -114,9 +114,8 @@ struct param_def {
 };
 
 static const struct param_def defs[] = {
-    {"at", P_AT},       {"from", P_FROM},
-    {"to", P_TO},       {"limit", P_LIMIT},
-    {"by", P_BY},       {"min_duration", P_MIN_DURATION},
+    {"at", P_AT},       {"from", P_FROM}, {"to", P_TO},
+    {"limit", P_LIMIT}, {"by", P_BY},     {"min_duration", P_MIN_DURATION},
 };
 
 static int parse_time(const char *name, const char *v, bch_time *out, char *msg, size_t msglen)

@@ -37,13 +37,16 @@ struct bch_http_options {
 
 struct bch_http_server;
 
+/* 0 if listen is a valid address for bch_http_options.listen; else -1 with
+ * the reason in err (a usage error: nothing is bound). */
+int bch_http_listen_check(const char *listen, char *err, size_t errlen);
+
 /*
  * Checks the warehouse can be opened read-only, binds and starts serving.
  * Returns the server, or NULL with the reason in err (bad listen address,
  * address in use, warehouse not readable).
  */
-struct bch_http_server *bch_http_start(const struct bch_http_options *o, char *err,
-                                       size_t errlen);
+struct bch_http_server *bch_http_start(const struct bch_http_options *o, char *err, size_t errlen);
 
 /* Port actually bound (useful with port 0). */
 unsigned bch_http_port(const struct bch_http_server *s);

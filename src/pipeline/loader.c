@@ -73,7 +73,8 @@ struct bch_loader {
 
     sqlite3_stmt *st_source_find, *st_source_ins, *st_source_done;
     sqlite3_stmt *st_geom_ins, *st_raw_ins, *st_reject_ins;
-    sqlite3_stmt *st_seg_ins, *st_seg_upd, *st_gid_close, *st_gid_ins, *st_gid_late;
+    sqlite3_stmt *st_seg_ins, *st_seg_upd, *st_seg_first;
+    sqlite3_stmt *st_gid_close, *st_gid_ins, *st_gid_late;
     sqlite3_stmt *st_obs_ins, *st_obs_state, *st_obs_all;
     sqlite3_stmt *st_int_open, *st_int_close;
     sqlite3_stmt *st_jam_open, *st_jam_update, *st_jam_close, *st_jam_reopen;
@@ -233,6 +234,8 @@ static int prepare_all(struct bch_loader *l)
          "UPDATE segment_gid SET valid_to = ? WHERE segment_id = ? AND valid_to IS NULL"},
         {&l->st_gid_ins, "INSERT OR IGNORE INTO segment_gid(gid, segment_id, valid_from, valid_to) "
                          "VALUES (?, ?, ?, NULL)"},
+        {&l->st_seg_first,
+         "UPDATE segment SET first_seen = ?1 WHERE segment_id = ?2 AND first_seen > ?1"},
         {&l->st_gid_late,
          "INSERT INTO segment_gid(gid, segment_id, valid_from, valid_to) VALUES (?1, ?2, ?3, "
          "CASE WHEN ?1 = (SELECT gid FROM segment WHERE segment_id = ?2) THEN NULL ELSE "
@@ -289,11 +292,11 @@ static void finalize_all(struct bch_loader *l)
     sqlite3_stmt **all[] = {
         &l->st_source_find, &l->st_source_ins, &l->st_source_done, &l->st_geom_ins,
         &l->st_raw_ins,     &l->st_reject_ins, &l->st_seg_ins,     &l->st_seg_upd,
-        &l->st_gid_close,   &l->st_gid_ins, &l->st_gid_late,    &l->st_obs_ins,     &l->st_obs_state,
-        &l->st_obs_all,     &l->st_int_open,   &l->st_int_close,   &l->st_jam_open,
-        &l->st_jam_update,  &l->st_jam_close,  &l->st_jam_reopen,  &l->st_hour_add,
-        &l->st_del_int,     &l->st_del_jam,    &l->st_del_hour,    &l->st_snap_ins,
-        &l->st_queue_del,   &l->st_queue_ins,
+        &l->st_gid_close,   &l->st_gid_ins,    &l->st_gid_late,    &l->st_obs_ins,
+        &l->st_obs_state,   &l->st_seg_first,  &l->st_obs_all,     &l->st_int_open,
+        &l->st_int_close,   &l->st_jam_open,   &l->st_jam_update,  &l->st_jam_close,
+        &l->st_jam_reopen,  &l->st_hour_add,   &l->st_del_int,     &l->st_del_jam,
+        &l->st_del_hour,    &l->st_snap_ins,   &l->st_queue_del,   &l->st_queue_ins,
     };
 
     for (size_t i = 0; i < BCH_ARRAY_LEN(all); i++) {
@@ -762,8 +765,16 @@ static int upsert_segment(struct bch_loader *l, const struct bch_trafi_record *r
         return rc ? rc : seg_set_geom(l, g, r);
     }
     /* Attributes follow the newest record only: a late, older record must
-     * not roll a segment back, but it may widen the gid's validity. */
+     * not roll a segment back, but it may widen the gid's validity and move
+     * first_seen back (the mdate of the segment's first observation). */
     if (r->mdate < g->track.last_mdate) {
+        st = l->st_seg_first;
+        sqlite3_bind_int64(st, 1, r->mdate);
+        sqlite3_bind_int64(st, 2, g->id);
+        rc = run(l, st);
+        if (rc) {
+            return rc;
+        }
         st = l->st_gid_late;
         sqlite3_bind_int64(st, 1, r->gid);
         sqlite3_bind_int64(st, 2, g->id);
@@ -820,6 +831,41 @@ static int push_item(struct bch_loader *l, size_t seg, int state, bch_time mdate
     return 0;
 }
 
+/*
+ * 1 (after storing the problem) when r gives another state for an mdate the
+ * segment already has: a conflicting duplicate, rejected before it can touch
+ * the segment's attributes or gids.  0 when it does not, or BCH_ERR_DB.
+ */
+static int reject_conflict(struct bch_loader *l, const struct bch_trafi_record *r)
+{
+    sqlite3_stmt *st = l->st_obs_state;
+    size_t pos;
+    struct seg *g = seg_find(l, r->ident, &pos);
+    char why[128];
+    int old = -1, rc;
+
+    /* No stored mdate is newer than last_mdate; the record stored last for
+     * this segment agrees with itself. */
+    if (!g || r->mdate > g->track.last_mdate || strcmp(g->last_record, r->record_hash) == 0) {
+        return 0;
+    }
+    sqlite3_bind_int64(st, 1, g->id);
+    sqlite3_bind_int64(st, 2, r->mdate);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        old = sqlite3_column_int(st, 0);
+    }
+    sqlite3_reset(st);
+    if (old < 0 || old == r->state) {
+        return 0;
+    }
+    snprintf(why, sizeof(why), "conflicting state %s for an mdate already stored as %s",
+             bch_state_name(r->state), bch_state_name(old));
+    l->res->rejected++;
+    rc = store_problem(l, r->position, "etat", why, bch_state_name(r->state),
+                       strlen(bch_state_name(r->state)), false);
+    return rc ? rc : 1;
+}
+
 static int store_record(struct bch_loader *l, const struct bch_trafi_record *r)
 {
     sqlite3_stmt *st;
@@ -827,6 +873,10 @@ static int store_record(struct bch_loader *l, const struct bch_trafi_record *r)
     size_t pos;
     int rc;
 
+    rc = reject_conflict(l, r);
+    if (rc) {
+        return rc > 0 ? 0 : rc;
+    }
     rc = upsert_segment(l, r, &pos);
     if (rc) {
         return rc;
@@ -879,25 +929,8 @@ static int store_record(struct bch_loader *l, const struct bch_trafi_record *r)
         return rc;
     }
     if (sqlite3_changes(l->db) == 0) {
-        int old = -1;
-
-        st = l->st_obs_state;
-        sqlite3_bind_int64(st, 1, g->id);
-        sqlite3_bind_int64(st, 2, r->mdate);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            old = sqlite3_column_int(st, 0);
-        }
-        sqlite3_reset(st);
-        if (old >= 0 && old != r->state) {
-            char why[128];
-
-            snprintf(why, sizeof(why), "conflicting state %s for an mdate already stored as %s",
-                     bch_state_name(r->state), bch_state_name(old));
-            l->res->rejected++;
-            l->nitems--; /* not part of the snapshot either */
-            return store_problem(l, r->position, "etat", why, bch_state_name(r->state),
-                                 strlen(bch_state_name(r->state)), false);
-        }
+        /* same (segment, mdate) already stored with the same state (a
+         * different one was rejected by reject_conflict() above) */
         return 0;
     }
     l->res->observations++;
@@ -1250,8 +1283,11 @@ int bch_loader_load(struct bch_loader *l, const char *buf, size_t len,
         rc = rebuild_flagged(l);
     }
     /* A file with no usable record says nothing about the network; an API
-     * poll that returns nothing is a feed state, flagged in its snapshot. */
-    if (rc == 0 && prc == 0 && (pr.records > 0 || strcmp(meta->kind, "api") == 0)) {
+     * poll that returns nothing is a feed state, flagged in its snapshot.
+     * Usable: kept by the loader too (l->nitems), not only read (pr.records),
+     * or a file of rejected duplicates would replace the snapshot of their
+     * instant with an empty one. */
+    if (rc == 0 && prc == 0 && (l->nitems > 0 || strcmp(meta->kind, "api") == 0)) {
         at = meta->fetched_at != BCH_TIME_NONE ? meta->fetched_at : pr.newest_mdate;
         if (at == BCH_TIME_NONE) {
             at = l->fetched_at;

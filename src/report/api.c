@@ -96,7 +96,7 @@ json_t *bch_api_network(sqlite3 *db, int64_t stale_s)
         int state = observed ? sqlite3_column_int(st, 8) : BCH_STATE_INCONNU;
         bch_time mdate = col_time(st, 9);
         json_t *age = json_null();
-        bool stale = !bch_state_known(state);
+        bool stale = false;
         json_t *f;
 
         if (g && !json_is_object(g)) {
@@ -105,7 +105,8 @@ json_t *bch_api_network(sqlite3 *db, int64_t stale_s)
         }
         if (observed && at != BCH_TIME_NONE) {
             age = json_integer(at - mdate);
-            stale = stale || at - mdate > stale_s;
+            /* As snapshot.n_stale: a known state observed too long ago. */
+            stale = bch_state_known(state) && at - mdate > stale_s;
         }
         f = json_pack("{s:s, s:o, s:{s:o, s:o, s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}}",
                       "type", "Feature", "geometry", g ? g : json_null(), "properties", "gid",
@@ -141,10 +142,11 @@ struct cell {
 
 json_t *bch_api_profile(sqlite3 *db, bch_time from, bch_time to)
 {
-    /* Hour rows overlapping [from, to): start before to, end after from. */
+    /* Hour rows overlapping [from, to] (both inclusive, as every API period):
+     * starting at or before to, ending after from. */
     static const char *sql =
         "SELECT hour, sum(s_fluide + s_dense + s_congested), sum(s_dense), sum(s_congested) "
-        "FROM hourly_segment WHERE hour < ?2 AND hour > ?1 - 3600 GROUP BY hour";
+        "FROM hourly_segment WHERE hour <= ?2 AND hour > ?1 - 3600 GROUP BY hour";
     struct cell cells[7][24];
     sqlite3_stmt *st = prepare(db, "profile", sql);
     json_t *arr = NULL;
@@ -198,9 +200,8 @@ json_t *bch_api_profile(sqlite3 *db, bch_time from, bch_time to)
 static json_t *point(sqlite3_stmt *st, bch_time at)
 {
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "at", bch_json_time(at), "congested_share",
-                     col_real(st, 1), "congested_km", col_real(st, 2), "dense_km",
-                     col_real(st, 3), "known_km", col_real(st, 4), "unknown_share",
-                     col_real(st, 5));
+                     col_real(st, 1), "congested_km", col_real(st, 2), "dense_km", col_real(st, 3),
+                     "known_km", col_real(st, 4), "unknown_share", col_real(st, 5));
 }
 
 json_t *bch_api_timeseries(sqlite3 *db, bch_time from, bch_time to, size_t max_points)
@@ -327,11 +328,10 @@ static json_t *history_intervals(sqlite3 *db, int64_t segment_id, bch_time from,
             *truncated = true;
             continue;
         }
-        o = json_pack("{s:o, s:o, s:s, s:o}", "start", bch_json_time(start), "end",
-                      bch_json_time(end), "state", bch_state_name(sqlite3_column_int(st, 2)),
-                      "duration_s",
-                      stop == BCH_TIME_NONE ? json_null()
-                                            : json_integer(stop > start ? stop - start : 0));
+        o = json_pack(
+            "{s:o, s:o, s:s, s:o}", "start", bch_json_time(start), "end", bch_json_time(end),
+            "state", bch_state_name(sqlite3_column_int(st, 2)), "duration_s",
+            stop == BCH_TIME_NONE ? json_null() : json_integer(stop > start ? stop - start : 0));
         if (!o || json_array_append_new(arr, o)) {
             goto fail;
         }
@@ -380,11 +380,10 @@ static json_t *history_jams(sqlite3 *db, int64_t segment_id, bch_time from, bch_
         json_t *o = json_pack(
             "{s:I, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, s:o}", "gid",
             (json_int_t)sqlite3_column_int64(st, 0), "ident", col_text(st, 1), "start",
-            bch_json_time(start), "end", bch_json_time(ongoing ? BCH_TIME_NONE : end),
-            "duration_s", stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start),
-            "left_censored", sqlite3_column_int(st, 4), "peak_state",
-            bch_state_name(sqlite3_column_int(st, 5)), "length_m", col_real(st, 6), "typevoie",
-            col_text(st, 7), "commune", col_text(st, 8));
+            bch_json_time(start), "end", bch_json_time(ongoing ? BCH_TIME_NONE : end), "duration_s",
+            stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start), "left_censored",
+            sqlite3_column_int(st, 4), "peak_state", bch_state_name(sqlite3_column_int(st, 5)),
+            "length_m", col_real(st, 6), "typevoie", col_text(st, 7), "commune", col_text(st, 8));
 
         if (!o || json_array_append_new(arr, o)) {
             sqlite3_finalize(st);
@@ -427,13 +426,12 @@ json_t *bch_api_segment_history(sqlite3 *db, int64_t gid, bch_time from, bch_tim
         bch_error("api", "history query: segment %lld vanished", (long long)segment_id);
         goto out;
     }
-    o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "gid",
-                  sqlite3_column_type(st, 0) == SQLITE_NULL
-                      ? json_integer(gid)
-                      : json_integer(sqlite3_column_int64(st, 0)),
-                  "ident", col_text(st, 1), "typevoie", col_text(st, 2), "commune",
-                  col_text(st, 3), "length_m", col_real(st, 4), "intervals", intervals,
-                  "truncated", truncated, "jams", jams);
+    o = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "gid",
+        sqlite3_column_type(st, 0) == SQLITE_NULL ? json_integer(gid)
+                                                  : json_integer(sqlite3_column_int64(st, 0)),
+        "ident", col_text(st, 1), "typevoie", col_text(st, 2), "commune", col_text(st, 3),
+        "length_m", col_real(st, 4), "intervals", intervals, "truncated", truncated, "jams", jams);
     intervals = NULL; /* o owns them now (json_pack steals "o" references) */
     jams = NULL;
 out:
@@ -470,8 +468,8 @@ json_t *bch_api_health(sqlite3 *db, bch_time now)
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        int64_t known_fresh = sqlite3_column_int64(st, 1) - sqlite3_column_int64(st, 2) -
-                              sqlite3_column_int64(st, 3);
+        int64_t known_fresh =
+            sqlite3_column_int64(st, 1) - sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 3);
         double stale_share = sqlite3_column_double(st, 5);
         const char *f = (const char *)sqlite3_column_text(st, 7);
 
@@ -496,11 +494,12 @@ json_t *bch_api_health(sqlite3 *db, bch_time now)
     }
     sqlite3_finalize(st);
     age = newest == BCH_TIME_NONE ? json_null() : json_integer(now - newest);
-    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "status", status, "at",
-                     bch_json_time(at), "newest_mdate", bch_json_time(newest), "newest_age_s",
-                     age, "unknown_share", unknown ? unknown : json_null(), "stale_share",
-                     stale ? stale : json_null(), "flag", flag ? flag : json_null(),
-                     "last_poll_at", bch_json_time(last_poll(db)), "age_basis", "wallclock");
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "status", status, "at",
+                     bch_json_time(now), "snapshot_at", bch_json_time(at), "newest_mdate",
+                     bch_json_time(newest), "newest_age_s", age, "unknown_share",
+                     unknown ? unknown : json_null(), "stale_share", stale ? stale : json_null(),
+                     "flag", flag ? flag : json_null(), "last_poll_at",
+                     bch_json_time(last_poll(db)), "age_basis", "wallclock");
 }
 
 /* ----------------------------------------------------------------- gauges */
@@ -549,8 +548,7 @@ int bch_api_gauges_read(sqlite3 *db, struct bch_api_gauges *g)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && g->nreasons < BCH_API_MAX_REASONS) {
         const char *r = (const char *)sqlite3_column_text(st, 0);
 
-        snprintf(g->reasons[g->nreasons].reason, sizeof(g->reasons[0].reason), "%s",
-                 r ? r : "");
+        snprintf(g->reasons[g->nreasons].reason, sizeof(g->reasons[0].reason), "%s", r ? r : "");
         g->reasons[g->nreasons].count = sqlite3_column_int64(st, 1);
         g->nreasons++;
     }

@@ -26,9 +26,8 @@
 
 /* The jansson flags of every API body; `report --json` uses the same ones
  * with JSON_INDENT(2), which GET /api/v1/summary copies byte for byte. */
-#define BCH_API_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
-#define BCH_API_SUMMARY_JSON_FLAGS                                                                 \
-    (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+#define BCH_API_JSON_FLAGS         (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+#define BCH_API_SUMMARY_JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
 
 /* Age above which a known state counts as stale (CONGESTION_METRICS.md, 15 min). */
 #define BCH_API_STALE_S 900
@@ -49,7 +48,8 @@ bch_time bch_api_data_start(sqlite3 *db);
 /*
  * GeoJSON FeatureCollection of every segment with its latest observation:
  * properties gid, ident, state, mdate, state_age_s (latest snapshot instant
- * minus mdate), stale (INCONNU, no observation, or older than stale_s),
+ * minus mdate), stale (a known state older than stale_s, as counted by
+ * snapshot.n_stale; INCONNU is not "stale", it is unknown),
  * length_m, typevoie, commune, code_commune, origine.  A segment without a
  * parsable geometry gets "geometry": null (valid GeoJSON).  NULL only when
  * out of memory or on a query error (logged).
@@ -58,7 +58,7 @@ json_t *bch_api_network(sqlite3 *db, int64_t stale_s);
 
 /*
  * Weekly profile over the UTC hour rows of hourly_segment that overlap
- * [from, to) (BCH_TIME_NONE: unbounded).  Each UTC hour is bucketed by its
+ * [from, to], both inclusive (BCH_TIME_NONE: unbounded).  Each UTC hour is bucketed by its
  * Europe/Paris weekday (1 = Monday) and local hour, so a local day of 23 or
  * 25 hours neither loses nor repeats an hour.  Returns the array of cells
  * {weekday, hour, congested_share, index, known_segment_hours}, ordered by
@@ -88,12 +88,14 @@ json_t *bch_api_timeseries(sqlite3 *db, bch_time from, bch_time to, size_t max_p
 json_t *bch_api_segment_history(sqlite3 *db, int64_t gid, bch_time from, bch_time to, bool *found);
 
 /*
- * Feed health judged against the wall clock now: {status, at,
- * newest_mdate, newest_age_s, unknown_share, stale_share, flag,
- * last_poll_at, age_basis: "wallclock"}.  status: "empty" (no snapshot,
- * or flag empty / all_unknown), "down" (no fresh known state, or the
- * latest snapshot older than 30 min), "stale" (stale_share > 0.5 or the
- * newest mdate older than 15 min), else "ok".
+ * Feed health judged against the wall clock now: {status, at (= now),
+ * snapshot_at, newest_mdate, newest_age_s (now - newest_mdate),
+ * unknown_share, stale_share, flag, last_poll_at, age_basis: "wallclock"}
+ * of the latest snapshot.  status: "empty" (no snapshot, or flag empty /
+ * all_unknown), "down" (no fresh known state, or the latest snapshot older
+ * than 30 min), "stale" (stale_share > 0.5 or the newest mdate older than
+ * 15 min), else "ok".  last_poll_at: fetch time of the newest API payload
+ * among the latest 1000 stored (null when the data come from files).
  */
 json_t *bch_api_health(sqlite3 *db, bch_time now);
 
@@ -102,7 +104,7 @@ json_t *bch_api_health(sqlite3 *db, bch_time now);
 struct bch_api_gauges {
     bool have_snapshot;
     bch_time at;
-    int64_t states[5]; /* indexed by enum bch_state */
+    int64_t states[5];      /* indexed by enum bch_state */
     double congested_share; /* NAN when nothing is known */
     double congested_km;
     double known_km;

@@ -236,10 +236,17 @@ json_t *bch_report_summary(sqlite3 *db, const struct bch_report_query *q, char *
 
     (void)err;
     (void)errlen;
+    bch_time from = q->from;
+
     if (to == BCH_TIME_NONE) {
         to = bch_db_int(db, "SELECT max(mdate) FROM observation", BCH_TIME_NONE);
     }
-    hot = bch_report_hotspots(db, q->from, to, "segment", q->limit);
+    /* Default period: the 24 hours up to the snapshot, so that a report of
+     * months of data stays readable; --from widens it. */
+    if (from == BCH_TIME_NONE && to != BCH_TIME_NONE) {
+        from = to - BCH_REPORT_DEFAULT_PERIOD_S;
+    }
+    hot = bch_report_hotspots(db, from, to, "segment", q->limit);
     o = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:o, s:o, s:o, s:o}", "segments",
         (json_int_t)bch_db_int(db, "SELECT count(*) FROM segment", 0), "observations",
@@ -248,8 +255,8 @@ json_t *bch_report_summary(sqlite3 *db, const struct bch_report_query *q, char *
         "coerced", (json_int_t)bch_db_int(db, "SELECT count(*) FROM rejected WHERE coerced = 1", 0),
         "state_changes",
         (json_int_t)bch_db_int(db, "SELECT count(*) FROM state_interval WHERE end IS NOT NULL", 0),
-        "range", "from", bch_json_time(q->from), "to", bch_json_time(to), "latest",
-        bch_report_latest(db, at), "jams", bch_report_jams(db, q->from, to, q->min_duration_s),
+        "range", "from", bch_json_time(from), "to", bch_json_time(to), "latest",
+        bch_report_latest(db, at), "jams", bch_report_jams(db, from, to, q->min_duration_s),
         "queues", at == BCH_TIME_NONE ? json_array() : bch_report_queues(db, at), "hotspots",
         hot ? hot : json_array());
     return o;

@@ -17,9 +17,12 @@
 
 #include "core/timeutil.h"
 
+/* Period of jams and hotspots when --from is not given: 24 h up to `to`. */
+#define BCH_REPORT_DEFAULT_PERIOD_S 86400
+
 struct bch_report_query {
     bch_time at;   /* snapshot at or before this instant; BCH_TIME_NONE = latest */
-    bch_time from; /* period for jams and hotspots; BCH_TIME_NONE = from the start */
+    bch_time from; /* period for jams and hotspots; BCH_TIME_NONE = 24 h before to */
     bch_time to;   /* BCH_TIME_NONE = the snapshot instant */
     int64_t min_duration_s; /* jams shorter than this are left out (default 0) */
     int limit;              /* hotspots listed (default 10) */

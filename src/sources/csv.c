@@ -138,7 +138,10 @@ int bch_csv_next(struct bch_csv *c, char *err, size_t errlen)
                 }
                 break;
             }
-            if (p < c->end && *p != c->sep && *p != '\n' && *p != '\r') {
+            /* A CR ends the row only as part of CRLF (or at the very end),
+             * as for unquoted fields: a lone CR is text. */
+            if (p < c->end && *p != c->sep && *p != '\n' &&
+                (*p != '\r' || (p + 1 < c->end && p[1] != '\n'))) {
                 c->p = p;
                 return row_fail(c, err, errlen, "unexpected text after a closing quote");
             }

@@ -52,7 +52,7 @@ void bch_csv_release(struct bch_csv *c);
  */
 int bch_csv_next(struct bch_csv *c, char *err, size_t errlen);
 
-/* Guesses the separator from the first line: ';' if it has more ';' than ','. */
+/* Guesses the separator from the first line (outside quotes): ';' unless it has more ','. */
 char bch_csv_sniff_sep(const char *buf, size_t len);
 
 #endif

@@ -39,7 +39,7 @@ struct xfer {
     struct bch_http_response *r;
     bool overflow;
     long retry_after_ms;
-    volatile int *stop;
+    volatile sig_atomic_t *stop;
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -168,7 +168,7 @@ void bch_http_describe_error(const struct bch_http_response *r, char *out, size_
 }
 
 /* Interruptible sleep. */
-static void wait_ms(long ms, volatile int *stop)
+static void wait_ms(long ms, volatile sig_atomic_t *stop)
 {
     while (ms > 0 && !(stop && *stop)) {
         long step = ms > 100 ? 100 : ms;

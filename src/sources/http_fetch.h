@@ -17,6 +17,8 @@
 #include "core/buf.h"
 #include "core/compat.h"
 
+#include <signal.h>
+
 struct bch_http_opts {
     long connect_timeout_ms; /* default 10000 */
     long timeout_ms;         /* whole transfer, default 30000 */
@@ -26,7 +28,7 @@ struct bch_http_opts {
     long max_wait_ms;        /* cap on Retry-After / rate-limit waits, default 120000 */
     size_t max_body;         /* default 64 MiB */
     const char *api_key;     /* NULL: none */
-    volatile int *stop;      /* optional: abort waits and transfers when set */
+    volatile sig_atomic_t *stop;      /* optional: abort waits and transfers when set */
 };
 
 void bch_http_opts_default(struct bch_http_opts *o);

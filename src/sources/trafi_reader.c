@@ -347,8 +347,8 @@ static int parse_int64(const char *s, size_t len, int64_t *out)
         neg = s[i] == '-';
         i++;
     }
-    if (i >= len) {
-        return -1;
+    if (i >= len || s[i] < '0' || s[i] > '9') {
+        return -1; /* at least one digit before any '.' */
     }
     for (; i < len; i++) {
         if (s[i] == '.') {
@@ -385,6 +385,12 @@ static int emit_record(struct parse_ctx *x, long pos, const struct fields *f)
     }
     if (f->len[F_IDENT] >= sizeof(rec.ident)) {
         return reject(x, pos, "ident", "value too long", f->v[F_IDENT], f->len[F_IDENT]);
+    }
+    /* JSON may carry "\u0000": as a C string the key would lose its tail and
+     * merge with another segment's. */
+    if (memchr(f->v[F_IDENT], '\0', f->len[F_IDENT])) {
+        return reject(x, pos, "ident", "value contains a NUL byte", f->v[F_IDENT],
+                      f->len[F_IDENT]);
     }
     memcpy(rec.ident, f->v[F_IDENT], f->len[F_IDENT]);
 
@@ -615,6 +621,7 @@ static int collect_object(struct parse_ctx *x, json_t *obj, json_t *geom_overrid
     const char *key;
     json_t *val;
     json_t *geom = NULL;
+    const char *text_key = NULL;
 
     json_object_foreach(obj, key, val)
     {
@@ -631,6 +638,7 @@ static int collect_object(struct parse_ctx *x, json_t *obj, json_t *geom_overrid
             } else if (json_is_string(val)) {
                 /* Geometry given as GeoJSON text (some v1 exports). */
                 json_field(f, id, val);
+                text_key = key;
             }
             continue;
         }
@@ -641,6 +649,23 @@ static int collect_object(struct parse_ctx *x, json_t *obj, json_t *geom_overrid
     }
     if (!geom && geom_override && json_is_object(geom_override)) {
         geom = geom_override;
+    }
+    if (!geom && text_key) {
+        /* Copy the text out of obj, then factor it out of the body too. */
+        char gh[BCH_HASH_HEX];
+        json_t *marker;
+
+        bch_buf_reset(&x->gtext);
+        if (bch_buf_add(&x->gtext, f->v[F_GEO_SHAPE], f->len[F_GEO_SHAPE]) ||
+            bch_buf_add(&x->gtext, "", 0)) {
+            return BCH_ERR_NOMEM;
+        }
+        f->v[F_GEO_SHAPE] = x->gtext.data;
+        bch_hash_hex(x->gtext.data, x->gtext.len, gh);
+        marker = json_pack("{ss}", "$geom", gh);
+        if (!marker || json_object_set_new(obj, text_key, marker)) {
+            return BCH_ERR_NOMEM;
+        }
     }
     if (geom) {
         char *text = json_dumps(geom, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -43,56 +43,175 @@ struct csv_case {
     struct want want[8];
 };
 
-#define ROW(line, n, ...)  {1, line, n, {__VA_ARGS__}, NULL}
+/* clang-format off */
+#define ROW(line, n, ...) {1, line, n, {__VA_ARGS__}, NULL}
 #define ERR(line, substr) {-1, line, 0, {NULL}, substr}
+/* clang-format on */
 
 static const struct csv_case cases[] = {
     {"LF rows", "a;b;c\n1;2;3\n", 0, ';', {ROW(1, 3, "a", "b", "c"), ROW(2, 3, "1", "2", "3")}},
     {"CRLF rows lose the CR", "a;b\r\n1;2\r\n", 0, ';', {ROW(1, 2, "a", "b"), ROW(2, 2, "1", "2")}},
     {"last line without newline", "a;b\n1;2", 0, ';', {ROW(1, 2, "a", "b"), ROW(2, 2, "1", "2")}},
-    {"last line ends with a bare CR", "a;b\r\n1;2\r", 0, ';',
+    {"last line ends with a bare CR",
+     "a;b\r\n1;2\r",
+     0,
+     ';',
      {ROW(1, 2, "a", "b"), ROW(2, 2, "1", "2")}},
     {"CR before a separator is data", "a\r;b\n", 0, ';', {ROW(1, 2, "a\r", "b")}},
     {"quoted fields", "\"a\";\"b c\";d\n", 0, ';', {ROW(1, 3, "a", "b c", "d")}},
     {"doubled quotes unescape", "\"say \"\"hi\"\"\";x\n", 0, ';', {ROW(1, 2, "say \"hi\"", "x")}},
     {"only a doubled quote", "\"\"\"\";\"\"\n", 0, ';', {ROW(1, 2, "\"", "")}},
     {"separators inside quotes", "\"a;b\";\"c,d\";e\n", 0, ';', {ROW(1, 3, "a;b", "c,d", "e")}},
-    {"comma separator", "a,b\n\"1,5\",\"x;y\"\n", 0, ',', {ROW(1, 2, "a", "b"), ROW(2, 2, "1,5", "x;y")}},
-    {"embedded newline keeps line numbers", "h1;h2\n\"multi\nline\";x\nnext;row\n", 0, ';',
+    {"comma separator",
+     "a,b\n\"1,5\",\"x;y\"\n",
+     0,
+     ',',
+     {ROW(1, 2, "a", "b"), ROW(2, 2, "1,5", "x;y")}},
+    {"embedded newline keeps line numbers",
+     "h1;h2\n\"multi\nline\";x\nnext;row\n",
+     0,
+     ';',
      {ROW(1, 2, "h1", "h2"), ROW(2, 2, "multi\nline", "x"), ROW(4, 2, "next", "row")}},
-    {"embedded CRLF is kept inside quotes", "\"a\r\nb\";c\r\nd;e\r\n", 0, ';',
+    {"embedded CRLF is kept inside quotes",
+     "\"a\r\nb\";c\r\nd;e\r\n",
+     0,
+     ';',
      {ROW(1, 2, "a\r\nb", "c"), ROW(3, 2, "d", "e")}},
-    {"escapes and newlines in one field", "\"a\"\"\n\"\"b\";c\nx\n", 0, ';',
+    {"escapes and newlines in one field",
+     "\"a\"\"\n\"\"b\";c\nx\n",
+     0,
+     ';',
      {ROW(1, 2, "a\"\n\"b", "c"), ROW(3, 1, "x")}},
-    {"two newlines in two fields of a row", "\"1\n2\";\"3\n4\"\nz\n", 0, ';',
+    {"two newlines in two fields of a row",
+     "\"1\n2\";\"3\n4\"\nz\n",
+     0,
+     ';',
      {ROW(1, 2, "1\n2", "3\n4"), ROW(4, 1, "z")}},
-    {"empty fields", ";;\na;;b\n\"\";x\n", 0, ';',
+    {"empty fields",
+     ";;\na;;b\n\"\";x\n",
+     0,
+     ';',
      {ROW(1, 3, "", "", ""), ROW(2, 3, "a", "", "b"), ROW(3, 2, "", "x")}},
-    {"trailing separator gives an empty last field", "a;\nb;", 0, ';',
+    {"trailing separator gives an empty last field",
+     "a;\nb;",
+     0,
+     ';',
      {ROW(1, 2, "a", ""), ROW(2, 2, "b", "")}},
     {"blanks are data", " a ; b \n", 0, ';', {ROW(1, 2, " a ", " b ")}},
-    {"BOM is skipped", "\xEF\xBB\xBF" "a;b\n1;2\n", 0, ';', {ROW(1, 2, "a", "b"), ROW(2, 2, "1", "2")}},
+    {"BOM is skipped",
+     "\xEF\xBB\xBF"
+     "a;b\n1;2\n",
+     0,
+     ';',
+     {ROW(1, 2, "a", "b"), ROW(2, 2, "1", "2")}},
     {"BOM then quoted field", "\xEF\xBB\xBF\"a\";b\n", 0, ';', {ROW(1, 2, "a", "b")}},
-    {"BOM-like bytes later are data", "x\n\xEF\xBB\xBFy\n", 0, ';', {ROW(1, 1, "x"), ROW(2, 1, "\xEF\xBB\xBFy")}},
-    {"empty lines are skipped and counted", "a\n\n\r\nb\n\n", 0, ';', {ROW(1, 1, "a"), ROW(4, 1, "b")}},
+    {"BOM-like bytes later are data",
+     "x\n\xEF\xBB\xBFy\n",
+     0,
+     ';',
+     {ROW(1, 1, "x"), ROW(2, 1, "\xEF\xBB\xBFy")}},
+    {"empty lines are skipped and counted",
+     "a\n\n\r\nb\n\n",
+     0,
+     ';',
+     {ROW(1, 1, "a"), ROW(4, 1, "b")}},
     {"leading empty lines", "\n\nx;y\n", 0, ';', {ROW(3, 2, "x", "y")}},
     {"empty buffer", "", 0, ';', {{0}}},
     {"only a BOM", "\xEF\xBB\xBF", 0, ';', {{0}}},
     {"only newlines", "\n\r\n\n", 0, ';', {{0}}},
-    {"unterminated quote: error, then the next line", "a;b\n\"x;y\nc;d\n", 0, ';',
+    {"unterminated quote: error, then the next line",
+     "a;b\n\"x;y\nc;d\n",
+     0,
+     ';',
      {ROW(1, 2, "a", "b"), ERR(2, "unterminated"), ROW(3, 2, "c", "d")}},
-    {"unterminated quote in a later field", "a;\"b\nc;d\ne;f\n", 0, ';',
+    {"unterminated quote in a later field",
+     "a;\"b\nc;d\ne;f\n",
+     0,
+     ';',
      {ERR(1, "unterminated"), ROW(2, 2, "c", "d"), ROW(3, 2, "e", "f")}},
-    {"unterminated quote after a multi-line field", "\"p\nq\";\"r\ns;t\n", 0, ';',
+    {"unterminated quote after a multi-line field",
+     "\"p\nq\";\"r\ns;t\n",
+     0,
+     ';',
      {ERR(1, "unterminated"), ROW(3, 2, "s", "t")}},
-    {"unterminated quote at the end", "a;b\nc;\"d", 0, ';', {ROW(1, 2, "a", "b"), ERR(2, "unterminated")}},
-    {"text after a closing quote", "\"a\"b;c\nd;e\n", 0, ';',
+    {"unterminated quote at the end",
+     "a;b\nc;\"d",
+     0,
+     ';',
+     {ROW(1, 2, "a", "b"), ERR(2, "unterminated")}},
+    {"text after a closing quote",
+     "\"a\"b;c\nd;e\n",
+     0,
+     ';',
      {ERR(1, "after a closing quote"), ROW(2, 2, "d", "e")}},
-    {"text after a closing quote of a multi-line field", "x;\"a\nb\"c;d\ne\n", 0, ';',
+    {"text after a closing quote of a multi-line field",
+     "x;\"a\nb\"c;d\ne\n",
+     0,
+     ';',
      {ERR(1, "after a closing quote"), ROW(3, 1, "e")}},
-    {"space after a closing quote", "\"a\" ;b\nc\n", 0, ';', {ERR(1, "after a closing quote"), ROW(2, 1, "c")}},
+    {"lone CR after a closing quote is text",
+     "\"a\"\rb;c\nd\n",
+     0,
+     ';',
+     {ERR(1, "after a closing quote"), ROW(2, 1, "d")}},
+    {"CRLF and final CR after a closing quote",
+     "\"a\"\r\n\"b\"\r",
+     0,
+     ';',
+     {ROW(1, 1, "a"), ROW(2, 1, "b")}},
+    {"space after a closing quote",
+     "\"a\" ;b\nc\n",
+     0,
+     ';',
+     {ERR(1, "after a closing quote"), ROW(2, 1, "c")}},
     {"embedded NUL is data", "a\0b;c\n", 6, ';', {ROW(1, 2, NULL, "c")}},
 };
+
+/*
+ * The raw view of a returned row: row..row_len runs from the first field's
+ * opening byte to the last field's last byte (line end excluded); fields sit
+ * side by side with one separator between them; a quoted field's raw text
+ * is its quotes and what they enclose, an unquoted one is its value.
+ * Returns the number of violations.
+ */
+static int check_raw(const struct bch_csv *c, const char *what)
+{
+    const struct bch_csv_field *last;
+    const char *e;
+    int bad = 0;
+
+    if (c->nfields == 0) {
+        return 0;
+    }
+    last = &c->fields[c->nfields - 1];
+    if (c->row != c->fields[0].raw || c->row + c->row_len != last->raw + last->raw_len) {
+        bad++;
+    }
+    e = c->row + c->row_len;
+    if (e > c->end || (e < c->end && *e != '\n' && *e != '\r')) {
+        bad++;
+    }
+    for (size_t i = 0; i < c->nfields; i++) {
+        const struct bch_csv_field *f = &c->fields[i];
+
+        if (i + 1 < c->nfields &&
+            (f->raw + f->raw_len + 1 != c->fields[i + 1].raw || f->raw[f->raw_len] != c->sep)) {
+            bad++;
+        }
+        if (f->quoted) {
+            if (f->raw_len < 2 || f->raw[0] != '"' || f->raw[f->raw_len - 1] != '"' ||
+                f->raw_len < f->len + 2) {
+                bad++;
+            }
+        } else if (f->raw != f->s || f->raw_len != f->len) {
+            bad++;
+        }
+    }
+    if (bad) {
+        print_error("%s: line %ld: raw view of the row is inconsistent\n", what, c->line);
+    }
+    return bad;
+}
 
 /* Returns the number of mismatches (printed). */
 static int check_case(const struct csv_case *tc)
@@ -132,6 +251,7 @@ static int check_case(const struct csv_case *tc)
             }
             continue;
         }
+        failures += check_raw(&c, tc->name);
         if (c.nfields != w->nf) {
             print_error("%s: call %zu: %zu fields, want %zu\n", tc->name, k, c.nfields, w->nf);
             failures++;
@@ -192,6 +312,11 @@ static void test_quoted_flag_and_nul(void **state)
     assert_memory_equal(c.fields[4].s, "c\"d", 3);
     /* An unquoted field points into the caller's buffer (zero copy). */
     assert_ptr_equal(c.fields[1].s, in + 4);
+    /* the row as it stands, without its line end */
+    assert_ptr_equal(c.row, in);
+    assert_int_equal(c.row_len, 16);
+    assert_ptr_equal(c.fields[4].raw, in + 10);
+    assert_int_equal(c.fields[4].raw_len, 6);
     assert_int_equal(bch_csv_next(&c, err, sizeof(err)), 1);
     assert_int_equal(c.line, 2);
     assert_int_equal(c.fields[0].len, 3);
@@ -308,7 +433,9 @@ static void test_sniff(void **state)
         {"a;b;c", ';'},
         {"\"x;y;z\",a,b\n", ','},
         {"\"x,y,z\";a;b\n", ';'},
-        {"\xEF\xBB\xBF" "IDENT;HPM_VAL;HPS_VAL\r\n", ';'},
+        {"\xEF\xBB\xBF"
+         "IDENT;HPM_VAL;HPS_VAL\r\n",
+         ';'},
         {"Geo Point;Geo Shape;gid\n44.8, -0.5;\"{}\";1\n", ';'},
         {"a;b,c,d\n", ','},
         {"a,b;c;d\n", ';'},
@@ -402,7 +529,8 @@ static void ref_skip_line(const char *b, size_t n, size_t *i, long *line)
 /*
  * The contract of csv.h, one character at a time: BOM skipped, empty lines
  * skipped, '"' fields with "" escapes and any byte inside, unquoted fields up
- * to the separator or LF with a CR dropped before LF or the end; an error
+ * to the separator or LF with a CR dropped before LF or the end (after a
+ * closing quote, too: only CRLF or a final CR ends the row); an error
  * (unterminated quote, text after a closing quote, more than the field
  * limit) skips to the line after the one where it was detected (for an
  * unterminated quote: the line of the opening quote).
@@ -471,7 +599,8 @@ static void ref_split(const char *b, size_t n, char sep, struct ref_out *o)
                     break;
                 }
                 i = j;
-                if (i < n && b[i] != sep && b[i] != '\n' && b[i] != '\r') {
+                if (i < n && b[i] != sep && b[i] != '\n' &&
+                    (b[i] != '\r' || (i + 1 < n && b[i + 1] != '\n'))) {
                     ref_push(o, -1, row_line, fields, lens, nf + 1);
                     ref_skip_line(b, n, &i, &line);
                     bad = true;
@@ -549,6 +678,7 @@ static int compare_with_ref(const char *buf, size_t len, char sep, const char *w
             continue;
         }
         rows++;
+        diffs += check_raw(&c, what);
         if (c.nfields != e->nf) {
             print_error("%s: line %ld: %zu fields, reference %zu\n", what, c.line, c.nfields,
                         e->nf);
@@ -599,7 +729,8 @@ static void test_reference_sanity(void **state)
 static void test_every_prefix(void **state)
 {
     static const char sample[] =
-        "\xEF\xBB\xBF" "id;text;geo\r\n"
+        "\xEF\xBB\xBF"
+        "id;text;geo\r\n"
         "1;\"plain\";\"{\"\"coordinates\"\": [[-0.5, 44.8]], \"\"type\"\": \"\"Point\"\"}\"\r\n"
         "\r\n"
         "2;\"multi\nline\";;\n"
