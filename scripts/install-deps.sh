@@ -14,8 +14,22 @@ want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
     want+=("${test_pkgs[@]}")
 fi
+# A tool already on the PATH (e.g. Node.js installed from elsewhere) counts
+# as present: installing Debian's package over it would conflict.
+provided_by_command() {
+    case "$1" in
+    nodejs) command -v node >/dev/null ;;
+    npm) command -v npm >/dev/null ;;
+    openjdk-17-jre-headless) command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])' ;;
+    maven) command -v mvn >/dev/null ;;
+    *) return 1 ;;
+    esac
+}
 missing=()
 for p in "${want[@]}"; do
+    if provided_by_command "$p"; then
+        continue
+    fi
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$p")
     fi
