@@ -39,6 +39,7 @@ fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 failed=""
+ntargets=$(echo "$targets" | wc -w)
 for t in $targets; do
     bin="$OUT/fuzz_$t"
     if [ ! -x "$bin" ]; then
@@ -73,8 +74,11 @@ for t in $targets; do
         failed="$failed $t"
     fi
 done
+nfail=$(echo "$failed" | wc -w)
 if [ -n "$failed" ]; then
     echo "run_fuzzers: failed:$failed"
+    echo "fuzz: $((ntargets - nfail)) passed, $nfail failed"
     exit 1
 fi
 echo "run_fuzzers: all targets ran ${SECS}s without a failure"
+echo "fuzz: $ntargets passed, 0 failed"

@@ -89,7 +89,11 @@ else
     BOUCHON_BIN=$ROOT/build/bouchon run integration "${PYTEST[@]}" tests/integration
     if [ -d tests/browser ]; then
         run browser-deps sh -c 'cd tests/browser && { [ -d node_modules ] || npm ci --no-audit --no-fund; }'
-        BOUCHON_BIN=$ROOT/build/bouchon run browser node --test tests/browser/
+        # The browser tests read a warehouse built from the real snapshots.
+        rm -f test-output/browser.db*
+        ./build/bouchon -q replay --db test-output/browser.db data/bordeaux
+        BOUCHON_TEST_DB=$ROOT/test-output/browser.db BOUCHON_BIN=$ROOT/build/bouchon \
+            run browser node --test tests/browser/
     fi
     if [ -x scripts/kafka/cluster.sh ] && [ -d tests/kafka ]; then
         run kafka "${PYTEST[@]}" tests/kafka

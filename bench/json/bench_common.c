@@ -134,8 +134,8 @@ static void print_sums(const struct walk_sums *s)
 {
     printf("records=%ld gid_sum=%lld gids=%ld idents=%ld etats=%ld mdates=%ld str_bytes=%lld "
            "coords=%ld coord_sum=%.6f problems=%ld",
-           s->records, s->gid_sum, s->gids, s->idents, s->etats, s->mdates, s->str_bytes,
-           s->coords, s->coord_sum, s->problems);
+           s->records, s->gid_sum, s->gids, s->idents, s->etats, s->mdates, s->str_bytes, s->coords,
+           s->coord_sum, s->problems);
 }
 
 /* Print up to 24 bytes either side of pos, with control bytes escaped. */

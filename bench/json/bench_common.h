@@ -22,9 +22,9 @@ struct blob {
 struct parse_error {
     long line;
     long column;
-    long position;      /* byte offset from the start of the buffer */
-    char message[256];  /* library text, or "" when the library has none */
-    char note[256];     /* what the benchmark had to add or derive itself */
+    long position;     /* byte offset from the start of the buffer */
+    char message[256]; /* library text, or "" when the library has none */
+    char note[256];    /* what the benchmark had to add or derive itself */
 };
 
 /*
@@ -41,7 +41,7 @@ struct walk_sums {
     long long str_bytes; /* total length of ident + etat + mdate */
     long coords;         /* number of doubles under geometry.coordinates */
     double coord_sum;
-    long problems;       /* records with a missing or mistyped gid */
+    long problems; /* records with a missing or mistyped gid */
     char first_problem[256];
 };
 
@@ -62,8 +62,7 @@ struct bench_ops {
 int bench_main(int argc, char **argv, const struct bench_ops *ops);
 
 /* Helpers shared by the walkers. */
-void sums_problem(struct walk_sums *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void sums_problem(struct walk_sums *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Line and column (1-based, bytes) of byte offset pos in b. */
 void offset_to_line_col(const struct blob *b, long pos, long *line, long *col);
 

@@ -104,8 +104,8 @@ static void walk_record_unpack(json_t *rec, size_t idx, struct walk_sums *s)
                             &mdate_len, "geo_shape", "geometry", "coordinates", &coords);
     }
     if (rc != 0) {
-        sums_problem(s, "record %zu: %s (source %s, line %d, column %d, position %d)", idx,
-                     je.text, je.source, je.line, je.column, je.position);
+        sums_problem(s, "record %zu: %s (source %s, line %d, column %d, position %d)", idx, je.text,
+                     je.source, je.line, je.column, je.position);
         return;
     }
     s->gid_sum += gid;
@@ -155,9 +155,10 @@ static void describe(void *doc, FILE *out)
     }
     const json_t *gid = json_object_get(root, "gid");
     if (gid != NULL) {
-        fprintf(out, " | gid: type %d, json_integer_value %" JSON_INTEGER_FORMAT
-                ", json_number_value %.17g", (int)json_typeof(gid), json_integer_value(gid),
-                json_number_value(gid));
+        fprintf(out,
+                " | gid: type %d, json_integer_value %" JSON_INTEGER_FORMAT
+                ", json_number_value %.17g",
+                (int)json_typeof(gid), json_integer_value(gid), json_number_value(gid));
     }
     const json_t *v = json_object_get(root, "v");
     if (json_is_string(v)) {

@@ -135,8 +135,7 @@ static void describe(void *doc, FILE *out)
     struct json_object *gid = get(root, "gid");
     if (gid != NULL) {
         fprintf(out, " | gid: type %s, get_int64 %lld, get_uint64 %llu, get_double %.17g",
-                json_type_to_name(json_object_get_type(gid)),
-                (long long)json_object_get_int64(gid),
+                json_type_to_name(json_object_get_type(gid)), (long long)json_object_get_int64(gid),
                 (unsigned long long)json_object_get_uint64(gid), json_object_get_double(gid));
     }
     struct json_object *v = get(root, "v");
