@@ -11,13 +11,13 @@
 
 enum bch_err {
     BCH_OK = 0,
-    BCH_RETRY = 1,       /* transient: try again later */
-    BCH_ERR = -1,        /* generic failure, message already reported */
-    BCH_ERR_USAGE = -2,  /* bad command line */
-    BCH_ERR_INPUT = -3,  /* bad input data (file unreadable, malformed payload) */
-    BCH_ERR_NET = -4,    /* network or HTTP failure after retries */
-    BCH_ERR_DB = -5,     /* warehouse failure */
-    BCH_ERR_NOMEM = -6,  /* allocation failed */
+    BCH_RETRY = 1,      /* transient: try again later */
+    BCH_ERR = -1,       /* generic failure, message already reported */
+    BCH_ERR_USAGE = -2, /* bad command line */
+    BCH_ERR_INPUT = -3, /* bad input data (file unreadable, malformed payload) */
+    BCH_ERR_NET = -4,   /* network or HTTP failure after retries */
+    BCH_ERR_DB = -5,    /* warehouse failure */
+    BCH_ERR_NOMEM = -6, /* allocation failed */
 };
 
 /*

@@ -197,7 +197,8 @@ int bch_geom_from_json(struct bch_geom *g, const json_t *obj, char *err, size_t 
                 }
             }
             if (g->nvert - before < 2) {
-                return geo_fail(g, err, errlen, "MultiLineString part with fewer than two positions");
+                return geo_fail(g, err, errlen,
+                                "MultiLineString part with fewer than two positions");
             }
             if (end_part(g, &pcap, &why)) {
                 return geo_fail(g, err, errlen, why);

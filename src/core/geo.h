@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#define BCH_EARTH_RADIUS_M 6371008.8
+#define BCH_EARTH_RADIUS_M    6371008.8
 #define BCH_GEOM_MAX_VERTICES 100000
 
 enum bch_geom_type {

@@ -78,8 +78,8 @@ struct bch_metric *bch_metric_gauge(const char *name, const char *help)
     return family(name, help, BCH_METRIC_GAUGE, NULL, 0);
 }
 
-struct bch_metric *bch_metric_histogram(const char *name, const char *help,
-                                        const double *buckets, size_t nbuckets)
+struct bch_metric *bch_metric_histogram(const char *name, const char *help, const double *buckets,
+                                        size_t nbuckets)
 {
     return family(name, help, BCH_METRIC_HISTOGRAM, buckets, nbuckets);
 }
@@ -251,13 +251,13 @@ int bch_metrics_render(struct bch_buf *out)
                 } else {
                     snprintf(le, sizeof(le), "le=\"+Inf\"");
                 }
-                rc = put_name(out, m->name, "_bucket", s->labels, le) ||
-                     bch_buf_printf(out, " %llu\n",
-                                    (unsigned long long)(b < m->nbounds ? s->buckets[b]
-                                                                        : s->count));
+                rc =
+                    put_name(out, m->name, "_bucket", s->labels, le) ||
+                    bch_buf_printf(out, " %llu\n",
+                                   (unsigned long long)(b < m->nbounds ? s->buckets[b] : s->count));
             }
-            rc = rc || put_name(out, m->name, "_sum", s->labels, NULL) ||
-                 bch_buf_addc(out, ' ') || put_value(out, s->value) || bch_buf_addc(out, '\n');
+            rc = rc || put_name(out, m->name, "_sum", s->labels, NULL) || bch_buf_addc(out, ' ') ||
+                 put_value(out, s->value) || bch_buf_addc(out, '\n');
             rc = rc || put_name(out, m->name, "_count", s->labels, NULL) ||
                  bch_buf_printf(out, " %llu\n", (unsigned long long)s->count);
         }

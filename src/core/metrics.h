@@ -28,8 +28,8 @@ struct bch_metric;
 /* Families.  buckets: ascending upper bounds, without +Inf. */
 struct bch_metric *bch_metric_counter(const char *name, const char *help);
 struct bch_metric *bch_metric_gauge(const char *name, const char *help);
-struct bch_metric *bch_metric_histogram(const char *name, const char *help,
-                                        const double *buckets, size_t nbuckets);
+struct bch_metric *bch_metric_histogram(const char *name, const char *help, const double *buckets,
+                                        size_t nbuckets);
 
 /* labels may be NULL or "" for the unlabelled series. */
 void bch_metric_add(struct bch_metric *m, const char *labels, double v);

@@ -29,8 +29,8 @@ int bch_state_parse(const char *s, size_t len)
         unsigned char c = (unsigned char)s[i];
 
         /* É (U+00C9) and é (U+00E9) in UTF-8 are C3 89 and C3 A9. */
-        if (c == 0xC3 && i + 1 < len && ((unsigned char)s[i + 1] == 0x89 ||
-                                         (unsigned char)s[i + 1] == 0xA9)) {
+        if (c == 0xC3 && i + 1 < len &&
+            ((unsigned char)s[i + 1] == 0x89 || (unsigned char)s[i + 1] == 0xA9)) {
             c = 'E';
             i++;
         } else if (c >= 'a' && c <= 'z') {

@@ -59,7 +59,7 @@ struct bch_trafi_record {
     char commune[BCH_TEXT_MAX];
     char code_commune[16];
     char origine[BCH_TEXT_MAX];
-    int state;     /* enum bch_state */
+    int state;      /* enum bch_state */
     bch_time mdate; /* UTC */
     bch_time cdate; /* UTC, BCH_TIME_NONE when absent */
 

@@ -68,7 +68,7 @@ struct bch_loader {
     struct bch_load_result *res;
     struct snap_item *items;
     size_t nitems, capitems;
-    int err; /* first warehouse error inside a sink callback */
+    int err;     /* first warehouse error inside a sink callback */
     long warned; /* rejections logged for this payload */
 
     sqlite3_stmt *st_source_find, *st_source_ins, *st_source_done;
@@ -143,7 +143,8 @@ static struct seg *seg_add(struct bch_loader *l, const char *ident, size_t *pos)
         l->segs = n;
         l->capsegs = ncap;
     }
-    if ((l->nsegs + 1) * 2 > l->index_cap && index_rehash(l, l->index_cap ? l->index_cap * 2 : 2048)) {
+    if ((l->nsegs + 1) * 2 > l->index_cap &&
+        index_rehash(l, l->index_cap ? l->index_cap * 2 : 2048)) {
         return NULL;
     }
     g = &l->segs[l->nsegs];
@@ -249,16 +250,14 @@ static int prepare_all(struct bch_loader *l)
          "SELECT mdate, state FROM observation WHERE segment_id = ? ORDER BY mdate"},
         {&l->st_int_open, "INSERT OR REPLACE INTO state_interval(segment_id, start, end, state) "
                           "VALUES (?, ?, NULL, ?)"},
-        {&l->st_int_close,
-         "UPDATE state_interval SET end = ? WHERE segment_id = ? AND start = ?"},
+        {&l->st_int_close, "UPDATE state_interval SET end = ? WHERE segment_id = ? AND start = ?"},
         {&l->st_jam_open,
          "INSERT OR REPLACE INTO jam_episode(segment_id, start, end, last_congested, "
          "left_censored, peak_state) VALUES (?, ?, NULL, ?, ?, ?)"},
         {&l->st_jam_update, "UPDATE jam_episode SET last_congested = ?, peak_state = ? "
                             "WHERE segment_id = ? AND start = ?"},
         {&l->st_jam_close, "UPDATE jam_episode SET end = ? WHERE segment_id = ? AND start = ?"},
-        {&l->st_jam_reopen,
-         "UPDATE jam_episode SET end = NULL WHERE segment_id = ? AND start = ?"},
+        {&l->st_jam_reopen, "UPDATE jam_episode SET end = NULL WHERE segment_id = ? AND start = ?"},
         {&l->st_hour_add,
          "INSERT INTO hourly_segment(segment_id, hour, s_fluide, s_dense, s_congested, s_unknown) "
          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(segment_id, hour) DO UPDATE SET "
@@ -637,8 +636,8 @@ static int seg_rebuild(struct bch_loader *l, struct seg *g)
 
 /* ------------------------------------------------------ record callbacks */
 
-static int store_problem(struct bch_loader *l, long position, const char *field,
-                         const char *reason, const char *value, size_t vlen, bool coerced)
+static int store_problem(struct bch_loader *l, long position, const char *field, const char *reason,
+                         const char *value, size_t vlen, bool coerced)
 {
     sqlite3_stmt *st = l->st_reject_ins;
 
@@ -671,8 +670,8 @@ static int on_problem(void *ctx, const struct bch_problem *pb)
         bch_debug("loader", "%s: record %ld: field '%s': %s", l->source_name, pb->position,
                   pb->field, pb->reason);
     } else {
-        bch_warn("loader", "%s: record %ld rejected: field '%s': %s", l->source_name,
-                 pb->position, pb->field[0] ? pb->field : "(record)", pb->reason);
+        bch_warn("loader", "%s: record %ld rejected: field '%s': %s", l->source_name, pb->position,
+                 pb->field[0] ? pb->field : "(record)", pb->reason);
     }
     rc = store_problem(l, pb->position, pb->field, pb->reason, pb->value, pb->value_len,
                        pb->coerced);
@@ -1329,8 +1328,8 @@ sqlite3 *bch_loader_db(struct bch_loader *l)
     return l->db;
 }
 
-int bch_loader_source(struct bch_loader *l, const struct bch_payload_meta *meta,
-                      const char *format, const char *content_hash, int64_t *source_id)
+int bch_loader_source(struct bch_loader *l, const struct bch_payload_meta *meta, const char *format,
+                      const char *content_hash, int64_t *source_id)
 {
     sqlite3_stmt *st = l->st_source_find;
 

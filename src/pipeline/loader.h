@@ -97,8 +97,8 @@ int bch_loader_load(struct bch_loader *l, const char *buf, size_t len,
  */
 
 /* Finds or creates the raw_source row of a payload known by its content hash. */
-int bch_loader_source(struct bch_loader *l, const struct bch_payload_meta *meta,
-                      const char *format, const char *content_hash, int64_t *source_id);
+int bch_loader_source(struct bch_loader *l, const struct bch_payload_meta *meta, const char *format,
+                      const char *content_hash, int64_t *source_id);
 
 /*
  * Stores one record of source_id (inside begin/commit), like a record of

@@ -29,8 +29,8 @@ void bch_replay_log_payload(const char *what, const struct bch_load_result *r)
              "%s: %s %ld records, %ld new observations, %ld state changes, %ld rejected; "
              "known %.2f km, congested %.2f km, %ld jams, %ld queues%s%s",
              what, r->snapshot_at == BCH_TIME_NONE ? "-" : at, r->records, r->observations,
-             r->state_changes, r->rejected, r->known_km, r->congested_km, r->active_jams,
-             r->queues, r->flag ? "; FLAGGED " : "", r->flag ? r->flag : "");
+             r->state_changes, r->rejected, r->known_km, r->congested_km, r->active_jams, r->queues,
+             r->flag ? "; FLAGGED " : "", r->flag ? r->flag : "");
 }
 
 struct ordered {

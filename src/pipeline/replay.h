@@ -9,10 +9,10 @@
 
 struct bch_replay_options {
     struct bch_loader_options loader;
-    int batch;         /* payloads per transaction */
-    bool quiet;        /* no line per payload */
-    bool time_order;   /* pre-scan files and load them in snapshot-time order */
-    double pace_s;     /* run --replay: pause between payloads (0: none) */
+    int batch;       /* payloads per transaction */
+    bool quiet;      /* no line per payload */
+    bool time_order; /* pre-scan files and load them in snapshot-time order */
+    double pace_s;   /* run --replay: pause between payloads (0: none) */
 };
 
 void bch_replay_options_default(struct bch_replay_options *o);

@@ -16,23 +16,32 @@
 #include <sqlite3.h>
 
 #include "core/timeutil.h"
+#include "report/history.h"
 
 /* Period of jams and hotspots when --from is not given: 24 h up to `to`. */
 #define BCH_REPORT_DEFAULT_PERIOD_S 86400
 
 struct bch_report_query {
-    bch_time at;   /* snapshot at or before this instant; BCH_TIME_NONE = latest */
-    bch_time from; /* period for jams and hotspots; BCH_TIME_NONE = 24 h before to */
-    bch_time to;   /* BCH_TIME_NONE = the snapshot instant */
+    bch_time at;            /* snapshot at or before this instant; BCH_TIME_NONE = latest */
+    bch_time from;          /* period for jams and hotspots; BCH_TIME_NONE = 24 h before to */
+    bch_time to;            /* BCH_TIME_NONE = the snapshot instant */
     int64_t min_duration_s; /* jams shorter than this are left out (default 0) */
     int limit;              /* hotspots listed (default 10) */
+    bool history;           /* add the sections of report/history.h (default true) */
+    int min_known;          /* history: segment-hours a segment needs to be ranked (24) */
+    /* history: periods to compare besides those stored by `import --kind periods` */
+    struct bch_period periods[BCH_HISTORY_MAX_PERIODS];
+    size_t nperiods;
 };
 
 void bch_report_query_default(struct bch_report_query *q);
 
-/* The whole summary: counts, latest, jams, queues, hotspots. */
-json_t *bch_report_summary(sqlite3 *db, const struct bch_report_query *q, char *err,
-                           size_t errlen);
+/*
+ * The whole summary: counts, latest, jams, queues, hotspots; with
+ * q->history, the sections of report/history.h over the explicit --from /
+ * --to range (all the data when absent) on warehouses of schema 2 or later.
+ */
+json_t *bch_report_summary(sqlite3 *db, const struct bch_report_query *q, char *err, size_t errlen);
 
 /* {"at", ...} of the snapshot at or before at (BCH_TIME_NONE: latest), or JSON null. */
 json_t *bch_report_latest(sqlite3 *db, bch_time at);

@@ -310,8 +310,8 @@ int bch_http_get(const char *url, const struct bch_http_opts *o, struct bch_http
         if (wait < 0) {
             wait = 0;
         }
-        bch_warn("http", "GET %s: %s; retry %d/%d in %.1f s", url, err, attempt + 1,
-                 o->max_retries, (double)wait / 1000.0);
+        bch_warn("http", "GET %s: %s; retry %d/%d in %.1f s", url, err, attempt + 1, o->max_retries,
+                 (double)wait / 1000.0);
         wait_ms(wait, o->stop);
     }
     r->elapsed_s = now_s() - t0;

@@ -20,28 +20,28 @@
 #include <signal.h>
 
 struct bch_http_opts {
-    long connect_timeout_ms; /* default 10000 */
-    long timeout_ms;         /* whole transfer, default 30000 */
-    int max_retries;         /* default 4 */
-    long backoff_base_ms;    /* default 500 */
-    long backoff_max_ms;     /* default 30000 */
-    long max_wait_ms;        /* cap on Retry-After / rate-limit waits, default 120000 */
-    size_t max_body;         /* default 64 MiB */
-    const char *api_key;     /* NULL: none */
-    volatile sig_atomic_t *stop;      /* optional: abort waits and transfers when set */
+    long connect_timeout_ms;     /* default 10000 */
+    long timeout_ms;             /* whole transfer, default 30000 */
+    int max_retries;             /* default 4 */
+    long backoff_base_ms;        /* default 500 */
+    long backoff_max_ms;         /* default 30000 */
+    long max_wait_ms;            /* cap on Retry-After / rate-limit waits, default 120000 */
+    size_t max_body;             /* default 64 MiB */
+    const char *api_key;         /* NULL: none */
+    volatile sig_atomic_t *stop; /* optional: abort waits and transfers when set */
 };
 
 void bch_http_opts_default(struct bch_http_opts *o);
 
 struct bch_http_response {
-    long status;            /* last HTTP status, 0 if no response */
-    struct bch_buf body;    /* owned; release with bch_http_response_release */
+    long status;         /* last HTTP status, 0 if no response */
+    struct bch_buf body; /* owned; release with bch_http_response_release */
     char content_type[128];
-    long ratelimit_limit;   /* -1 if absent */
+    long ratelimit_limit; /* -1 if absent */
     long ratelimit_remaining;
-    long ratelimit_reset;   /* as sent (epoch seconds), -1 if absent */
+    long ratelimit_reset; /* as sent (epoch seconds), -1 if absent */
     int attempts;
-    double elapsed_s;       /* all attempts and waits */
+    double elapsed_s; /* all attempts and waits */
 };
 
 void bch_http_response_release(struct bch_http_response *r);

@@ -7,8 +7,7 @@
 #include "core/log.h"
 #include "sources/ods.h"
 
-static int make_url(char *url, size_t cap, const char *base, const char *dataset,
-                    const char *tail)
+static int make_url(char *url, size_t cap, const char *base, const char *dataset, const char *tail)
 {
     size_t blen = strlen(base);
     char *esc;
@@ -30,8 +29,7 @@ static int make_url(char *url, size_t cap, const char *base, const char *dataset
 /* A body that is not what a 200 should carry (HTML page, cut JSON...). */
 static bool looks_html(const struct bch_http_response *r)
 {
-    return strstr(r->content_type, "html") != NULL ||
-           (r->body.len > 0 && r->body.data[0] == '<');
+    return strstr(r->content_type, "html") != NULL || (r->body.len > 0 && r->body.data[0] == '<');
 }
 
 /* One page; retries unusable bodies like network errors. */
@@ -52,7 +50,8 @@ static int get_page(const char *url, const struct bch_http_opts *http, json_t **
             bch_http_describe_error(&r, err, errlen);
         } else {
             *page = json_loadb(r.body.data, r.body.len, 0, &jerr);
-            if (*page && json_is_object(*page) && json_is_array(json_object_get(*page, "results")) &&
+            if (*page && json_is_object(*page) &&
+                json_is_array(json_object_get(*page, "results")) &&
                 json_is_integer(json_object_get(*page, "total_count"))) {
                 bch_http_response_release(&r);
                 return 0;
@@ -212,8 +211,8 @@ int bch_ods_fetch_records(const char *base_url, const char *dataset, int page_si
         }
     }
     if (rc == 2) {
-        bch_info("ods", "%s: %ld records exceed the records API window; using the export",
-                 dataset, total);
+        bch_info("ods", "%s: %ld records exceed the records API window; using the export", dataset,
+                 total);
         json_decref(results);
         return bch_ods_fetch_export(base_url, dataset, "json", http, out, st, err, errlen);
     }

@@ -216,9 +216,11 @@ static struct geom_entry *geom_get(struct bch_reader *r, const char *text, size_
     } else {
         rc = bch_geom_parse(&e->geom, text, len, e->error, sizeof(e->error));
     }
-    if (rc == 0 && e->geom.type != BCH_GEOM_LINESTRING && e->geom.type != BCH_GEOM_MULTILINESTRING) {
-        snprintf(e->error, sizeof(e->error), "a road segment must be a LineString or "
-                                             "MultiLineString, not %s",
+    if (rc == 0 && e->geom.type != BCH_GEOM_LINESTRING &&
+        e->geom.type != BCH_GEOM_MULTILINESTRING) {
+        snprintf(e->error, sizeof(e->error),
+                 "a road segment must be a LineString or "
+                 "MultiLineString, not %s",
                  bch_geom_type_name(e->geom.type));
         bch_geom_release(&e->geom);
         rc = -1;
@@ -389,8 +391,7 @@ static int emit_record(struct parse_ctx *x, long pos, const struct fields *f)
     /* JSON may carry "\u0000": as a C string the key would lose its tail and
      * merge with another segment's. */
     if (memchr(f->v[F_IDENT], '\0', f->len[F_IDENT])) {
-        return reject(x, pos, "ident", "value contains a NUL byte", f->v[F_IDENT],
-                      f->len[F_IDENT]);
+        return reject(x, pos, "ident", "value contains a NUL byte", f->v[F_IDENT], f->len[F_IDENT]);
     }
     memcpy(rec.ident, f->v[F_IDENT], f->len[F_IDENT]);
 
@@ -443,8 +444,7 @@ static int emit_record(struct parse_ctx *x, long pos, const struct fields *f)
     }
 
     if (f->v[F_GEO_SHAPE] && f->len[F_GEO_SHAPE] > 0) {
-        struct geom_entry *e =
-            geom_get(x->r, f->v[F_GEO_SHAPE], f->len[F_GEO_SHAPE], f->geom_json);
+        struct geom_entry *e = geom_get(x->r, f->v[F_GEO_SHAPE], f->len[F_GEO_SHAPE], f->geom_json);
 
         if (!e) {
             return BCH_ERR_NOMEM;
@@ -763,8 +763,8 @@ static int parse_json(struct parse_ctx *x, const char *buf, size_t len, char *er
         json_t *first = json_array_get(root, 0);
 
         items = root;
-        x->res->format = (first && json_is_object(json_object_get(first, "fields"))) ? BCH_FMT_V1
-                                                                                     : BCH_FMT_JSON;
+        x->res->format =
+            (first && json_is_object(json_object_get(first, "fields"))) ? BCH_FMT_V1 : BCH_FMT_JSON;
     } else if (json_is_object(root)) {
         json_t *tc = json_object_get(root, "total_count");
 
@@ -795,8 +795,9 @@ static int parse_json(struct parse_ctx *x, const char *buf, size_t len, char *er
         }
     }
     if (!items) {
-        snprintf(err, errlen, "JSON payload is not a known ci_trafi_l shape (array, records page, "
-                              "FeatureCollection or v1 records)");
+        snprintf(err, errlen,
+                 "JSON payload is not a known ci_trafi_l shape (array, records page, "
+                 "FeatureCollection or v1 records)");
         json_decref(root);
         return BCH_ERR_INPUT;
     }

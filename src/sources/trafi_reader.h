@@ -47,7 +47,7 @@ struct bch_problem {
     const char *reason;
     const char *value; /* offending value or NULL */
     size_t value_len;
-    bool coerced;      /* true: record kept with a default (e.g. unknown etat -> INCONNU) */
+    bool coerced; /* true: record kept with a default (e.g. unknown etat -> INCONNU) */
 };
 
 struct bch_reader_sink {
@@ -60,10 +60,10 @@ struct bch_reader_sink {
 
 struct bch_parse_result {
     enum bch_format format;
-    long records;      /* passed to sink->record */
-    long rejected;     /* records not passed */
-    long coerced;      /* problems with coerced = true */
-    long total_count;  /* total_count / nhits announced by the payload, -1 if none */
+    long records;          /* passed to sink->record */
+    long rejected;         /* records not passed */
+    long coerced;          /* problems with coerced = true */
+    long total_count;      /* total_count / nhits announced by the payload, -1 if none */
     bch_time newest_mdate; /* BCH_TIME_NONE if no record */
     const char *header;    /* CSV: the header line, pointing into the payload */
     size_t header_len;
@@ -84,7 +84,7 @@ struct bch_geom_info {
     const struct bch_geom *geom; /* NULL when invalid */
     const char *norm;            /* normalized GeoJSON */
     const char *norm_hash;
-    const char *raw_hash;        /* hash of text as given */
+    const char *raw_hash; /* hash of text as given */
     double length_m;
     const char *error; /* why it is invalid */
 };

@@ -55,8 +55,8 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
     int want = bch_db_schema_version();
 
     if (have > want) {
-        snprintf(err, errlen, "warehouse schema version %d is newer than this binary's (%d)",
-                 have, want);
+        snprintf(err, errlen, "warehouse schema version %d is newer than this binary's (%d)", have,
+                 want);
         return BCH_ERR_DB;
     }
     for (int v = have; v < want; v++) {
@@ -70,8 +70,7 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
         if (sqlite3_exec(db, bch_migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "migration %d failed: %s", v + 1,
-                     msg ? msg : sqlite3_errmsg(db));
+            snprintf(err, errlen, "migration %d failed: %s", v + 1, msg ? msg : sqlite3_errmsg(db));
             sqlite3_free(msg);
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return BCH_ERR_DB;
@@ -87,8 +86,8 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 sqlite3 *bch_db_open(const char *path, enum bch_db_mode mode, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
-    int flags = mode == BCH_DB_READONLY ? SQLITE_OPEN_READONLY
-                                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags =
+        mode == BCH_DB_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 
     flags |= SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
@@ -123,7 +122,8 @@ sqlite3 *bch_db_open(const char *path, enum bch_db_mode mode, char *err, size_t 
             return NULL;
         }
     }
-    bch_db_exec(db, "PRAGMA cache_size=-32000"); /* 32 MB page cache: bounded memory, fewer reads while loading */
+    bch_db_exec(db, "PRAGMA cache_size=-32000"); /* 32 MB page cache: bounded memory, fewer reads
+                                                    while loading */
     return db;
 }
 
