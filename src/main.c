@@ -20,6 +20,7 @@ static const struct bch_cmd commands[] = {
     {"run", cmd_run, "the main job: poll (or replay) into the warehouse, keep analytics current"},
     {"fetch", cmd_fetch, "fetch one snapshot from the Opendatasoft API to a file or stdout"},
     {"replay", cmd_replay, "load snapshot files or folders into the warehouse"},
+    {"import", cmd_import, "import history and side datasets (hourly scores, travel times, ...)"},
     {"report", cmd_report, "summarize the network, its jams, queues and hotspots"},
     {"serve", cmd_serve, "serve the dashboard and the HTTP API over a warehouse"},
     {"help", cmd_help, "list the commands, or show one command's help"},

@@ -21,7 +21,64 @@ static const char usage[] =
     "\n"
     "  --json               machine-readable output (keys in docs/REPORT.md)\n"
     "  --limit N            hotspots listed (default 10)\n"
-    "  --min-duration S     leave out jam episodes shorter than S seconds (default 0)\n";
+    "  --min-duration S     leave out jam episodes shorter than S seconds (default 0)\n"
+    "\n"
+    "History (the hourly layer, travel times, counts: docs/HISTORY.md) over the\n"
+    "explicit --from / --to range, all the data when they are absent:\n"
+    "  --period A..B[=LABEL] compare local dates A..B (YYYY-MM-DD, inclusive) with\n"
+    "                       the same number of days before and after; repeatable;\n"
+    "                       periods imported with 'import --kind periods' are added\n"
+    "  --min-known N        segment-hours a segment needs to be ranked (default 24)\n"
+    "  --only SECTION       print only that section as JSON (history, daily, profile,\n"
+    "                       peaks, trend_monthly, hotspots_history, anomalies, periods,\n"
+    "                       corridors, counts, works)\n"
+    "  --no-history         leave the history sections out\n";
+
+/* "2020-03-17..2020-05-10" or "...=label". */
+static int parse_period(const char *arg, struct bch_period *p)
+{
+    const char *dots = strstr(arg, "..");
+    const char *eq = strchr(arg, '=');
+    bch_time a, b;
+    size_t blen;
+
+    if (!dots || dots - arg != 10) {
+        return -1;
+    }
+    blen = eq ? (size_t)(eq - dots - 2) : strlen(dots + 2);
+    if (blen != 10 || bch_time_parse(arg, 10, false, &a, NULL, 0) ||
+        bch_time_parse(dots + 2, 10, false, &b, NULL, 0) || b < a) {
+        return -1;
+    }
+    p->start_day = a / 86400;
+    p->end_day = b / 86400;
+    snprintf(p->label, sizeof(p->label), "%s", eq ? eq + 1 : arg);
+    return 0;
+}
+
+static int only_section(sqlite3 *db, const struct bch_report_query *q, const char *key)
+{
+    struct bch_history_query hq;
+    json_t *v, *o;
+
+    bch_history_query_default(&hq);
+    hq.from = q->from;
+    hq.to = q->to;
+    hq.limit = q->limit;
+    hq.min_known = q->min_known;
+    hq.nperiods = q->nperiods;
+    memcpy(hq.periods, q->periods, sizeof(hq.periods));
+    v = bch_history_section(db, &hq, key);
+    if (!v) {
+        fprintf(stderr, "bouchon report: cannot build section '%s'\n", key);
+        return BCH_EXIT_DB;
+    }
+    o = json_pack("{s:o}", key, v);
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    fputc('\n', stdout);
+    json_decref(o);
+    return BCH_EXIT_OK;
+}
 
 int cmd_report(int argc, char **argv)
 {
@@ -33,11 +90,15 @@ int cmd_report(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"limit", required_argument, NULL, 'l'},
         {"min-duration", required_argument, NULL, 'm'},
+        {"period", required_argument, NULL, 'p'},
+        {"min-known", required_argument, NULL, 'k'},
+        {"only", required_argument, NULL, 'o'},
+        {"no-history", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     struct bch_report_query q;
-    const char *dbpath = NULL;
+    const char *dbpath = NULL, *only = NULL;
     bool as_json = false;
     char err[512] = "";
     sqlite3 *db;
@@ -82,6 +143,28 @@ int cmd_report(int argc, char **argv)
             }
             q.min_duration_s = (int64_t)v;
             break;
+        case 'p':
+            if (q.nperiods >= BCH_HISTORY_MAX_PERIODS ||
+                parse_period(optarg, &q.periods[q.nperiods])) {
+                return bch_cli_usage_error("report",
+                                           "--period '%s': expected "
+                                           "YYYY-MM-DD..YYYY-MM-DD[=LABEL] (at most %d)",
+                                           optarg, BCH_HISTORY_MAX_PERIODS);
+            }
+            q.nperiods++;
+            break;
+        case 'k':
+            if (bch_cli_number("--min-known", optarg, 1e9, &v)) {
+                return BCH_EXIT_USAGE;
+            }
+            q.min_known = (int)v;
+            break;
+        case 'o':
+            only = optarg;
+            break;
+        case 'n':
+            q.history = false;
+            break;
         case 'h':
             fputs(usage, stdout);
             return BCH_EXIT_OK;
@@ -96,6 +179,17 @@ int cmd_report(int argc, char **argv)
     if (optind < argc) {
         return bch_cli_usage_error("report", "unexpected argument '%s'", argv[optind]);
     }
+    if (only) {
+        const char *const *keys = bch_history_section_keys();
+        size_t k = 0;
+
+        while (keys[k] && strcmp(keys[k], only) != 0) {
+            k++;
+        }
+        if (!keys[k]) {
+            return bch_cli_usage_error("report", "--only '%s': not a section name", only);
+        }
+    }
     if (q.from != BCH_TIME_NONE && q.to != BCH_TIME_NONE && q.from > q.to) {
         return bch_cli_usage_error("report", "--from is after --to");
     }
@@ -103,6 +197,12 @@ int cmd_report(int argc, char **argv)
     if (!db) {
         fprintf(stderr, "bouchon report: %s\n", err);
         return BCH_EXIT_DB;
+    }
+    if (only) {
+        int rc = only_section(db, &q, only);
+
+        bch_db_close(db);
+        return rc;
     }
     summary = bch_report_summary(db, &q, err, sizeof(err));
     if (!summary) {

@@ -12,6 +12,9 @@ void bch_report_query_default(struct bch_report_query *q)
     q->to = BCH_TIME_NONE;
     q->min_duration_s = 0;
     q->limit = 10;
+    q->history = true;
+    q->min_known = 24;
+    q->nperiods = 0;
 }
 
 json_t *bch_json_time(bch_time t)
@@ -80,26 +83,25 @@ json_t *bch_report_latest(sqlite3 *db, bch_time at)
         double known = sqlite3_column_double(st, 7);
         double dense = sqlite3_column_double(st, 9);
 
-        o = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:f, s:o, s:o, s:o, "
-                      "s:f, s:f, s:o, s:o, s:o, s:I}",
-                      "at", bch_json_time(sqlite3_column_int64(st, 0)), "states", "FLUIDE",
-                      (json_int_t)sqlite3_column_int64(st, 1), "DENSE",
-                      (json_int_t)sqlite3_column_int64(st, 2), "EMBOUTEILLE",
-                      (json_int_t)sqlite3_column_int64(st, 3), "PARALYSE",
-                      (json_int_t)sqlite3_column_int64(st, 4), "INCONNU",
-                      (json_int_t)sqlite3_column_int64(st, 5), "stale",
-                      (json_int_t)sqlite3_column_int64(st, 6), "known_km", known, "congested_km",
-                      sqlite3_column_double(st, 8), "dense_km", dense, "congested_share",
-                      col_json_real(st, 10), "dense_share",
-                      known > 0 ? json_real(dense / known) : json_null(), "weighted_index",
-                      col_json_real(st, 11), "unknown_share", sqlite3_column_double(st, 12),
-                      "stale_share", sqlite3_column_double(st, 13), "newest_mdate",
-                      bch_json_time(col_time(st, 14)), "newest_age_s",
-                      sqlite3_column_type(st, 15) == SQLITE_NULL
-                          ? json_null()
-                          : json_integer(sqlite3_column_int64(st, 15)),
-                      "flag", col_json_text(st, 16), "segments",
-                      (json_int_t)sqlite3_column_int64(st, 17));
+        o = json_pack(
+            "{s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:f, s:o, s:o, s:o, "
+            "s:f, s:f, s:o, s:o, s:o, s:I}",
+            "at", bch_json_time(sqlite3_column_int64(st, 0)), "states", "FLUIDE",
+            (json_int_t)sqlite3_column_int64(st, 1), "DENSE",
+            (json_int_t)sqlite3_column_int64(st, 2), "EMBOUTEILLE",
+            (json_int_t)sqlite3_column_int64(st, 3), "PARALYSE",
+            (json_int_t)sqlite3_column_int64(st, 4), "INCONNU",
+            (json_int_t)sqlite3_column_int64(st, 5), "stale",
+            (json_int_t)sqlite3_column_int64(st, 6), "known_km", known, "congested_km",
+            sqlite3_column_double(st, 8), "dense_km", dense, "congested_share",
+            col_json_real(st, 10), "dense_share",
+            known > 0 ? json_real(dense / known) : json_null(), "weighted_index",
+            col_json_real(st, 11), "unknown_share", sqlite3_column_double(st, 12), "stale_share",
+            sqlite3_column_double(st, 13), "newest_mdate", bch_json_time(col_time(st, 14)),
+            "newest_age_s",
+            sqlite3_column_type(st, 15) == SQLITE_NULL ? json_null()
+                                                       : json_integer(sqlite3_column_int64(st, 15)),
+            "flag", col_json_text(st, 16), "segments", (json_int_t)sqlite3_column_int64(st, 17));
         if (!o) {
             o = json_null();
         }
@@ -132,15 +134,15 @@ json_t *bch_report_jams(sqlite3 *db, bch_time from, bch_time to, int64_t min_dur
         bch_time stop = ongoing ? to : end;
 
         json_array_append_new(
-            arr, json_pack("{s:I, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, s:o}", "gid",
-                           (json_int_t)sqlite3_column_int64(st, 0), "ident", col_json_text(st, 1),
-                           "start", bch_json_time(start), "end",
-                           bch_json_time(ongoing ? BCH_TIME_NONE : end), "duration_s",
-                           stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start),
-                           "left_censored", sqlite3_column_int(st, 4), "peak_state",
-                           bch_state_name(sqlite3_column_int(st, 5)), "length_m",
-                           col_json_real(st, 6), "typevoie", col_json_text(st, 7), "commune",
-                           col_json_text(st, 8)));
+            arr,
+            json_pack("{s:I, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, s:o}", "gid",
+                      (json_int_t)sqlite3_column_int64(st, 0), "ident", col_json_text(st, 1),
+                      "start", bch_json_time(start), "end",
+                      bch_json_time(ongoing ? BCH_TIME_NONE : end), "duration_s",
+                      stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start),
+                      "left_censored", sqlite3_column_int(st, 4), "peak_state",
+                      bch_state_name(sqlite3_column_int(st, 5)), "length_m", col_json_real(st, 6),
+                      "typevoie", col_json_text(st, 7), "commune", col_json_text(st, 8)));
     }
     sqlite3_finalize(st);
     return arr;
@@ -227,8 +229,7 @@ json_t *bch_report_hotspots(sqlite3 *db, bch_time from, bch_time to, const char 
     return arr;
 }
 
-json_t *bch_report_summary(sqlite3 *db, const struct bch_report_query *q, char *err,
-                           size_t errlen)
+json_t *bch_report_summary(sqlite3 *db, const struct bch_report_query *q, char *err, size_t errlen)
 {
     bch_time at = bch_report_snapshot_at(db, q->at);
     bch_time to = q->to != BCH_TIME_NONE ? q->to : (q->at != BCH_TIME_NONE ? q->at : at);
@@ -251,14 +252,29 @@ json_t *bch_report_summary(sqlite3 *db, const struct bch_report_query *q, char *
         "{s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:o, s:o, s:o, s:o}", "segments",
         (json_int_t)bch_db_int(db, "SELECT count(*) FROM segment", 0), "observations",
         (json_int_t)bch_db_int(db, "SELECT count(*) FROM observation", 0), "rejected",
-        (json_int_t)bch_db_int(db, "SELECT count(*) FROM rejected WHERE coerced = 0", 0),
-        "coerced", (json_int_t)bch_db_int(db, "SELECT count(*) FROM rejected WHERE coerced = 1", 0),
+        (json_int_t)bch_db_int(db, "SELECT count(*) FROM rejected WHERE coerced = 0", 0), "coerced",
+        (json_int_t)bch_db_int(db, "SELECT count(*) FROM rejected WHERE coerced = 1", 0),
         "state_changes",
         (json_int_t)bch_db_int(db, "SELECT count(*) FROM state_interval WHERE end IS NOT NULL", 0),
         "range", "from", bch_json_time(from), "to", bch_json_time(to), "latest",
         bch_report_latest(db, at), "jams", bch_report_jams(db, from, to, q->min_duration_s),
         "queues", at == BCH_TIME_NONE ? json_array() : bch_report_queues(db, at), "hotspots",
         hot ? hot : json_array());
+    if (o && q->history && bch_db_int(db, "PRAGMA user_version", 0) >= 2) {
+        struct bch_history_query hq;
+
+        bch_history_query_default(&hq);
+        hq.from = q->from;
+        hq.to = q->to;
+        hq.limit = q->limit;
+        hq.min_known = q->min_known;
+        hq.nperiods = q->nperiods;
+        memcpy(hq.periods, q->periods, sizeof(hq.periods));
+        if (bch_history_sections(db, &hq, o, err, errlen)) {
+            json_decref(o);
+            return NULL;
+        }
+    }
     return o;
 }
 
@@ -292,8 +308,9 @@ void bch_report_print_text(FILE *out, const json_t *s)
     size_t ongoing = 0, i;
     const json_t *v;
 
-    fprintf(out, "Segments %lld, observations %lld, state changes %lld, rejected %lld (coerced "
-                 "%lld)\n",
+    fprintf(out,
+            "Segments %lld, observations %lld, state changes %lld, rejected %lld (coerced "
+            "%lld)\n",
             (long long)num(s, "segments"), (long long)num(s, "observations"),
             (long long)num(s, "state_changes"), (long long)num(s, "rejected"),
             (long long)num(s, "coerced"));
@@ -307,8 +324,9 @@ void bch_report_print_text(FILE *out, const json_t *s)
     {
         const json_t *st = json_object_get(latest, "states");
 
-        fprintf(out, "  States      FLUIDE %lld, DENSE %lld, EMBOUTEILLE %lld, PARALYSE %lld, "
-                     "INCONNU %lld (stale %lld)\n",
+        fprintf(out,
+                "  States      FLUIDE %lld, DENSE %lld, EMBOUTEILLE %lld, PARALYSE %lld, "
+                "INCONNU %lld (stale %lld)\n",
                 (long long)num(st, "FLUIDE"), (long long)num(st, "DENSE"),
                 (long long)num(st, "EMBOUTEILLE"), (long long)num(st, "PARALYSE"),
                 (long long)num(st, "INCONNU"), (long long)num(latest, "stale"));
@@ -368,4 +386,5 @@ void bch_report_print_text(FILE *out, const json_t *s)
                     : "",
                 num(v, "congested_s") / 60.0, (long long)num(v, "episodes"));
     }
+    bch_history_print_text(out, s);
 }

@@ -1,0 +1,81 @@
+/*
+ * import.h - `bouchon import`: history and side datasets into the warehouse.
+ *
+ * One import session writes the files of one kind into a warehouse opened
+ * read-write (warehouse/db.h).  The kinds and their files:
+ *
+ *   segment-history  hourly ci_trafi_l scores (gid, time, score; gzip or
+ *                    plain CSV) and segments files (GeoJSON gid -> ident)
+ *   travel-times     ci_tpstj_a: hourly history CSV, live CSV / JSON
+ *                    snapshots (bm_ fields), corridors GeoJSON
+ *   counts           annual counts (v1 JSON, CSV with BOM / UPPERCASE / %)
+ *   sensors          pc_capte_p v1 snapshots, pc_capte_ponct_p campaigns
+ *                    (JSON or CSV), network-wide hourly totals CSV
+ *   works            ci_chantier road works CSV
+ *   periods          periods for comparisons (CSV deb, fin, label)
+ *
+ * The error discipline is replay's (pipeline/loader.h): a bad row is
+ * written to the `rejected` table with file, line, field and reason, the
+ * valid rows around it are stored, and the session reports it
+ * (BCH_ERR_INPUT).  A file is registered in raw_source by a hash of its
+ * kind and bytes: the same file imported again is skipped.  Rows are keyed
+ * by what they describe (segment and hour, corridor and instant, station
+ * direction and year, ...), so overlapping extracts merge: an identical
+ * row is counted as a duplicate and changes nothing; a differing one is
+ * merged by the kind's documented rule (docs/HISTORY.md).
+ */
+#ifndef BCH_IMPORT_H
+#define BCH_IMPORT_H
+
+#include "core/compat.h"
+
+#include <sqlite3.h>
+
+#include "core/timeutil.h"
+
+struct bch_import_options {
+    const char *kind;      /* one of bch_import_kind_names() */
+    const char *segments;  /* segment-history: segments GeoJSON tying gid to ident, or NULL */
+    const char *corridors; /* travel-times: corridors GeoJSON, or NULL */
+    int year;              /* counts: year of files whose name and content do not say; 0 */
+    int64_t stale_s;       /* sensors: a count older than this at the snapshot is stale */
+    long batch_rows;       /* rows per transaction for large files */
+    bool quiet;            /* no line per file */
+};
+
+void bch_import_options_default(struct bch_import_options *o);
+
+/* Counters of a session (all files). */
+struct bch_import_stats {
+    long files, skipped, unreadable;
+    long rows;       /* data rows read */
+    long stored;     /* rows new in the warehouse */
+    long rejected;   /* rows rejected (not stored) */
+    long coerced;    /* rows stored with a field set to NULL, listed in rejected */
+    long duplicates; /* rows identical to a stored row: nothing changed */
+    long merged;     /* rows that differed from a stored row and were merged */
+    /* segment-history */
+    long unknown, capped, raised, unmapped_rows, tied_gids, unmapped_keys;
+    /* travel-times */
+    long tt_floor, tt_cap, tt_sentinel, tt_ref_zero, tt_not_corridor;
+    /* sensors */
+    long stale, missing;
+};
+
+/* NULL-terminated list of the kind names, for usage text. */
+const char *const *bch_import_kind_names(void);
+/* One-line description of a kind, or NULL if the name is unknown. */
+const char *bch_import_kind_summary(const char *kind);
+
+/*
+ * Imports files (paths as given; folders are expanded by the caller) into
+ * db.  Returns 0 when everything was stored, BCH_ERR_INPUT when some rows
+ * or files were rejected (everything valid was stored), BCH_ERR_USAGE for an
+ * unknown kind, BCH_ERR_DB on a warehouse failure (the current transaction
+ * is rolled back; what was committed before stays and a rerun completes
+ * it).  st (may be NULL) receives the counters.
+ */
+int bch_import_files(sqlite3 *db, const struct bch_import_options *o, char *const *paths,
+                     size_t npaths, struct bch_import_stats *st);
+
+#endif

@@ -1,0 +1,212 @@
+#include "core/compat.h"
+
+#include <xxhash.h>
+#include <zlib.h>
+
+#include "import/stream.h"
+
+struct bch_lines {
+    gzFile gz;
+    char *buf;
+    size_t cap;
+    size_t start; /* first byte not yet handed out */
+    size_t end;   /* bytes in buf */
+    long line;    /* line number of buf[start] */
+    bool eof;
+};
+
+struct bch_lines *bch_lines_open(const char *path, char *err, size_t errlen)
+{
+    struct bch_lines *l = calloc(1, sizeof(*l));
+
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    errno = 0;
+    l->gz = gzopen(path, "rb");
+    if (!l->gz) {
+        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno ? errno : ENOMEM));
+        free(l);
+        return NULL;
+    }
+    gzbuffer(l->gz, 1u << 18);
+    l->cap = BCH_LINES_CHUNK;
+    l->buf = malloc(l->cap);
+    if (!l->buf) {
+        snprintf(err, errlen, "out of memory");
+        gzclose(l->gz);
+        free(l);
+        return NULL;
+    }
+    l->line = 1;
+    return l;
+}
+
+void bch_lines_close(struct bch_lines *l)
+{
+    if (!l) {
+        return;
+    }
+    if (l->gz) {
+        gzclose(l->gz);
+    }
+    free(l->buf);
+    free(l);
+}
+
+int64_t bch_lines_offset(const struct bch_lines *l)
+{
+    return (int64_t)gzoffset(l->gz);
+}
+
+static long count_lines(const char *p, size_t n)
+{
+    long c = 0;
+    const char *end = p + n;
+
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        c++;
+        p++;
+    }
+    return c;
+}
+
+/* Reads more bytes after the pending ones; grows the buffer for a long line. */
+static int refill(struct bch_lines *l, char *err, size_t errlen)
+{
+    size_t pending = l->end - l->start;
+    int n;
+
+    if (l->start > 0) {
+        memmove(l->buf, l->buf + l->start, pending);
+        l->start = 0;
+        l->end = pending;
+    }
+    if (l->end == l->cap) {
+        size_t ncap = l->cap * 2;
+        char *nb;
+
+        if (ncap > BCH_LINES_MAX_LINE) {
+            snprintf(err, errlen, "line %ld is longer than %u bytes", l->line, BCH_LINES_MAX_LINE);
+            return -1;
+        }
+        nb = realloc(l->buf, ncap);
+        if (!nb) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        l->buf = nb;
+        l->cap = ncap;
+    }
+    n = gzread(l->gz, l->buf + l->end, (unsigned)(l->cap - l->end));
+    if (n < 0) {
+        int zerr;
+        const char *msg = gzerror(l->gz, &zerr);
+
+        snprintf(err, errlen, "read error: %s", zerr == Z_ERRNO ? strerror(errno) : msg);
+        return -1;
+    }
+    if (n == 0) {
+        l->eof = true;
+    }
+    l->end += (size_t)n;
+    return 0;
+}
+
+int bch_lines_next(struct bch_lines *l, const char **data, size_t *len, long *first_line, char *err,
+                   size_t errlen)
+{
+    for (;;) {
+        size_t pending = l->end - l->start;
+        const char *p = l->buf + l->start;
+        const char *nl = NULL;
+
+        if (pending > 0) {
+            /* Last line break of the pending bytes. */
+            for (size_t i = pending; i > 0; i--) {
+                if (p[i - 1] == '\n') {
+                    nl = p + i - 1;
+                    break;
+                }
+            }
+        }
+        if (nl) {
+            size_t n = (size_t)(nl - p) + 1;
+
+            *data = p;
+            *len = n;
+            *first_line = l->line;
+            l->line += count_lines(p, n);
+            l->start += n;
+            return 1;
+        }
+        if (l->eof) {
+            if (pending == 0) {
+                return 0;
+            }
+            *data = p;
+            *len = pending;
+            *first_line = l->line;
+            l->start = l->end;
+            return 1;
+        }
+        if (refill(l, err, errlen)) {
+            return -1;
+        }
+    }
+}
+
+int bch_import_hash_file(const char *path, const char *tag, char out[33], char *err, size_t errlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    FILE *f = fopen(path, "rb");
+    XXH3_state_t *st = NULL;
+    char *chunk = NULL;
+    int rc = -1;
+
+    if (!f) {
+        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    st = XXH3_createState();
+    chunk = malloc(1u << 20);
+    if (!st || !chunk || XXH3_128bits_reset(st) != XXH_OK) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    XXH3_128bits_update(st, "import:", 7);
+    XXH3_128bits_update(st, tag, strlen(tag));
+    XXH3_128bits_update(st, "\n", 1);
+    for (;;) {
+        size_t n = fread(chunk, 1, 1u << 20, f);
+
+        if (n > 0) {
+            XXH3_128bits_update(st, chunk, n);
+        }
+        if (n < (1u << 20)) {
+            if (ferror(f)) {
+                snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+                goto out;
+            }
+            break;
+        }
+    }
+    {
+        XXH128_hash_t h = XXH3_128bits_digest(st);
+        uint64_t parts[2] = {h.high64, h.low64};
+
+        for (int p = 0; p < 2; p++) {
+            for (int i = 0; i < 16; i++) {
+                out[p * 16 + i] = hex[(parts[p] >> (60 - 4 * i)) & 0xF];
+            }
+        }
+        out[32] = '\0';
+    }
+    rc = 0;
+out:
+    free(chunk);
+    XXH3_freeState(st);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * stream.h - reading large inputs in chunks of whole lines.
+ *
+ * The hourly history is 14 M rows (400 MB of CSV inflated from a 42 MB
+ * gzip); holding it in memory would cost more than the rest of the import.
+ * A bch_lines reads a file (gzip-compressed or plain, told apart by zlib)
+ * through a fixed buffer and hands out regions that end on a line break, so
+ * that the CSV splitter (sources/csv.h) can run on each region as if it
+ * were a whole file.  A quoted field may not span two regions: the formats
+ * read this way (numbers and timestamps) never hold line breaks in a field,
+ * and a row broken that way is reported as malformed, not silently joined.
+ */
+#ifndef BCH_IMPORT_STREAM_H
+#define BCH_IMPORT_STREAM_H
+
+#include "core/compat.h"
+
+#define BCH_LINES_CHUNK    (4u << 20)  /* bytes read per refill */
+#define BCH_LINES_MAX_LINE (16u << 20) /* a longer line fails the file */
+
+struct bch_lines;
+
+/* Opens path; NULL with the reason in err. */
+struct bch_lines *bch_lines_open(const char *path, char *err, size_t errlen);
+void bch_lines_close(struct bch_lines *l);
+
+/*
+ * Next region of whole lines: *data / *len (not NUL-terminated; valid until
+ * the next call) and *first_line, the 1-based line number of its first
+ * line.  The last region of a file may end without a line break.  Returns
+ * 1 for a region, 0 at the end, -1 on a read error or an over-long line
+ * (reason in err).
+ */
+int bch_lines_next(struct bch_lines *l, const char **data, size_t *len, long *first_line, char *err,
+                   size_t errlen);
+
+/* Bytes of the file read so far (compressed size for gzip), for progress. */
+int64_t bch_lines_offset(const struct bch_lines *l);
+
+/*
+ * Content hash used to register an import: XXH3-128 hex of "import:" tag,
+ * a newline and the file's bytes as stored (not inflated), read in chunks.
+ * 0, or -1 with the reason in err.
+ */
+int bch_import_hash_file(const char *path, const char *tag, char out[33], char *err, size_t errlen);
+
+#endif
