@@ -23,6 +23,9 @@ static const struct bch_cmd commands[] = {
     {"import", cmd_import, "import history and side datasets (hourly scores, travel times, ...)"},
     {"report", cmd_report, "summarize the network, its jams, queues and hotspots"},
     {"serve", cmd_serve, "serve the dashboard and the HTTP API over a warehouse"},
+    {"ingest", cmd_ingest, "poll (or replay) ci_trafi_l into Kafka topics"},
+    {"load", cmd_load, "load Kafka topics into the warehouse (consumer group member)"},
+    {"topics", cmd_topics, "create or describe Bouchon's Kafka topics"},
     {"help", cmd_help, "list the commands, or show one command's help"},
     {"version", cmd_version, "print the version"},
 };

@@ -27,6 +27,9 @@ int cmd_import(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_topics(int argc, char **argv);
 
 /* Parses a --at/--from/--to value (ISO-8601 with offset or Z, or "now"). */
 int bch_cli_time(const char *opt, const char *value, bch_time *out);

@@ -247,7 +247,7 @@ int bch_metrics_render(struct bch_buf *out)
                 char le[48];
 
                 if (b < m->nbounds) {
-                    snprintf(le, sizeof(le), "le=\"%.17g\"", m->bounds[b]);
+                    snprintf(le, sizeof(le), "le=\"%.15g\"", m->bounds[b]);
                 } else {
                     snprintf(le, sizeof(le), "le=\"+Inf\"");
                 }
