@@ -78,5 +78,7 @@ int cmd_replay(int argc, char **argv)
     if (optind >= argc) {
         return bch_cli_usage_error("replay", "no INPUT given");
     }
+    /* SIGINT/SIGTERM: finish the file being loaded, commit, say so, stop. */
+    bch_cli_install_signals();
     return bch_replay_paths(dbpath, argv + optind, argc - optind, &ro, NULL);
 }

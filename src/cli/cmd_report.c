@@ -206,7 +206,7 @@ int cmd_report(int argc, char **argv)
     }
     summary = bch_report_summary(db, &q, err, sizeof(err));
     if (!summary) {
-        fprintf(stderr, "bouchon report: cannot build the report\n");
+        fprintf(stderr, "bouchon report: cannot build the report: %s\n", sqlite3_errmsg(db));
         bch_db_close(db);
         return BCH_EXIT_DB;
     }

@@ -133,8 +133,18 @@ static int walk(struct pathvec *pv, const char *path, int depth)
     int rc = 0;
 
     if (stat(path, &sb) != 0) {
+        if (depth > 0) {
+            /* A dangling link inside a folder must not stop the others. */
+            fprintf(stderr, "bouchon: input '%s': %s; skipped\n", path, strerror(errno));
+            return 0;
+        }
         fprintf(stderr, "bouchon: input '%s': %s\n", path, strerror(errno));
         return -1;
+    }
+    if (depth > 0 && !S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode)) {
+        /* FIFOs, sockets, devices inside a folder: never read (a FIFO would block). */
+        fprintf(stderr, "bouchon: input '%s': not a regular file; skipped\n", path);
+        return 0;
     }
     if (!S_ISDIR(sb.st_mode)) {
         /* Files named on the command line are always read; inside folders
@@ -229,14 +239,18 @@ int bch_cli_read_input(const char *path, struct bch_buf *b, char *err, size_t er
             return -1;
         }
     }
-    if (n < 0) {
+    {
         int zerr;
         const char *msg = gzerror(gz, &zerr);
 
-        snprintf(err, errlen, "cannot read '%s': %s", path,
-                 zerr == Z_ERRNO ? strerror(errno) : msg);
-        gzclose(gz);
-        return -1;
+        /* A gzip stream cut short ends gzread() with 0, not -1: ask zlib. */
+        if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+            snprintf(err, errlen, "cannot read '%s': %s%s", path,
+                     zerr == Z_ERRNO ? strerror(errno) : msg,
+                     zerr == Z_BUF_ERROR ? " (truncated gzip file)" : "");
+            gzclose(gz);
+            return -1;
+        }
     }
     gzclose(gz);
     if (!b->data && bch_buf_add(b, "", 0)) {
@@ -295,7 +309,11 @@ int bch_cli_http_option(int opt, const char *arg, struct bch_http_opts *o)
 
     switch (opt) {
     case BCH_OPT_TIMEOUT:
-        if (bch_cli_number("--timeout", arg, 3600, &v) || v <= 0) {
+        if (bch_cli_number("--timeout", arg, 3600, &v)) {
+            return -1;
+        }
+        if (v <= 0) {
+            fprintf(stderr, "bouchon: --timeout must be more than 0 seconds\n");
             return -1;
         }
         o->timeout_ms = (long)(v * 1000);

@@ -108,6 +108,14 @@ static int refill(struct bch_lines *l, char *err, size_t errlen)
         return -1;
     }
     if (n == 0) {
+        int zerr;
+        const char *msg = gzerror(l->gz, &zerr);
+
+        /* A gzip stream cut short reads as a clean end unless asked. */
+        if (zerr != Z_OK && zerr != Z_STREAM_END) {
+            snprintf(err, errlen, "read error: %s (truncated file?)", msg);
+            return -1;
+        }
         l->eof = true;
     }
     l->end += (size_t)n;

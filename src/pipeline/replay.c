@@ -107,7 +107,7 @@ int bch_replay_paths(const char *dbpath, char **paths, int npaths,
                      const struct bch_replay_options *o, bch_replay_hook hook)
 {
     char err[512] = "";
-    size_t nfiles = 0, in_batch = 0;
+    size_t nfiles = 0, in_batch = 0, done = 0;
     char **files = bch_cli_collect_inputs(paths, npaths, &nfiles);
     sqlite3 *db = NULL;
     struct bch_loader *l = NULL;
@@ -158,6 +158,7 @@ int bch_replay_paths(const char *dbpath, char **paths, int npaths,
             exit_code = BCH_EXIT_DB;
             break;
         }
+        done++;
         tot_records += r.records;
         tot_obs += r.observations;
         tot_rej += r.rejected;
@@ -184,10 +185,16 @@ int bch_replay_paths(const char *dbpath, char **paths, int npaths,
     if (exit_code == BCH_EXIT_OK && (tot_rej > 0 || tot_bad > 0)) {
         exit_code = BCH_EXIT_INPUT;
     }
+    if (bch_cli_stop && done < nfiles) {
+        bch_warn("replay",
+                 "interrupted: %zu of %zu files loaded and committed; run again to "
+                 "load the rest (loaded files are skipped)",
+                 done, nfiles);
+    }
     bch_info("replay",
              "%zu files: %ld records, %ld new observations, %ld rejected, %ld unreadable, "
              "%ld already loaded",
-             nfiles, tot_records, tot_obs, tot_rej, tot_bad, tot_skip);
+             bch_cli_stop ? done : nfiles, tot_records, tot_obs, tot_rej, tot_bad, tot_skip);
 out:
     bch_loader_free(l);
     bch_db_close(db);

@@ -257,8 +257,9 @@ json_t *bch_report_summary(sqlite3 *db, const struct bch_report_query *q, char *
         "state_changes",
         (json_int_t)bch_db_int(db, "SELECT count(*) FROM state_interval WHERE end IS NOT NULL", 0),
         "range", "from", bch_json_time(from), "to", bch_json_time(to), "latest",
-        bch_report_latest(db, at), "jams", bch_report_jams(db, from, to, q->min_duration_s),
-        "queues", at == BCH_TIME_NONE ? json_array() : bch_report_queues(db, at), "hotspots",
+        at == BCH_TIME_NONE ? json_null() : bch_report_latest(db, at), "jams",
+        bch_report_jams(db, from, to, q->min_duration_s), "queues",
+        at == BCH_TIME_NONE ? json_array() : bch_report_queues(db, at), "hotspots",
         hot ? hot : json_array());
     if (o && q->history && bch_db_int(db, "PRAGMA user_version", 0) >= 2) {
         struct bch_history_query hq;

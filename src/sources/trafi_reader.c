@@ -306,7 +306,78 @@ static bool is_blank(const char *s, size_t len)
     return true;
 }
 
-/* Copies an optional text field, truncating (and saying so) when too long. */
+/* Length of the valid UTF-8 sequence at s[0..len), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+    size_t n;
+    uint32_t cp;
+
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        n = 2;
+        cp = s[0] & 0x1F;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        n = 3;
+        cp = s[0] & 0x0F;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        n = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len < n) {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    /* overlong forms, surrogates, beyond U+10FFFF */
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    return n;
+}
+
+static bool utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq(p + i, len - i);
+
+        if (n == 0 || p[i] == 0) {
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
+/* Replaces each invalid byte of dst (NUL-terminated) by '?'. */
+static void utf8_repair(char *dst)
+{
+    unsigned char *p = (unsigned char *)dst;
+    size_t len = strlen(dst);
+
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq(p + i, len - i);
+
+        if (n == 0) {
+            p[i++] = '?';
+        } else {
+            i += n;
+        }
+    }
+}
+
+/* Copies an optional text field, truncating (and saying so) when too long;
+ * bytes that are not UTF-8 become '?' (also said): the outputs are JSON. */
 static int copy_text(struct parse_ctx *x, long pos, const struct fields *f, int id, char *dst,
                      size_t cap)
 {
@@ -330,6 +401,15 @@ static int copy_text(struct parse_ctx *x, long pos, const struct fields *f, int 
     }
     memcpy(dst, f->v[id], n);
     dst[n] = '\0';
+    if (!utf8_valid(dst, strlen(dst))) {
+        int rc = problem(x, pos, field_names[id], "not valid UTF-8: invalid bytes replaced by '?'",
+                         f->v[id], f->len[id], true);
+
+        if (rc) {
+            return rc;
+        }
+        utf8_repair(dst);
+    }
     return 0;
 }
 
@@ -392,6 +472,9 @@ static int emit_record(struct parse_ctx *x, long pos, const struct fields *f)
      * merge with another segment's. */
     if (memchr(f->v[F_IDENT], '\0', f->len[F_IDENT])) {
         return reject(x, pos, "ident", "value contains a NUL byte", f->v[F_IDENT], f->len[F_IDENT]);
+    }
+    if (!utf8_valid(f->v[F_IDENT], f->len[F_IDENT])) {
+        return reject(x, pos, "ident", "not valid UTF-8", f->v[F_IDENT], f->len[F_IDENT]);
     }
     memcpy(rec.ident, f->v[F_IDENT], f->len[F_IDENT]);
 

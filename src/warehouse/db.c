@@ -108,8 +108,20 @@ sqlite3 *bch_db_open(const char *path, enum bch_db_mode mode, char *err, size_t 
             return NULL;
         }
     } else {
-        int have = (int)bch_db_int(db, "PRAGMA user_version", -1);
+        sqlite3_stmt *st = NULL;
+        int have = -1;
 
+        /* Say why a readable-looking file cannot be read (e.g. WAL needs to
+         * create FILE-shm beside it), rather than "not a warehouse". */
+        if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_ROW) {
+            snprintf(err, errlen, "cannot read warehouse '%s': %s", path, sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            sqlite3_close(db);
+            return NULL;
+        }
+        have = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
         if (have < 1) {
             snprintf(err, errlen, "'%s' is not a Bouchon warehouse (or is empty)", path);
             sqlite3_close(db);

@@ -5,6 +5,7 @@ shared/data/bordeaux/SOURCES.md, not outputs of the code under test.
 """
 
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -266,3 +267,59 @@ def test_raw_layer_keeps_each_record_once(warehouse):
     rebuilt = body.replace(body.split(";")[1], '"' + geo.replace('"', '""') + '"')
     assert rebuilt == match[0]
     assert con.execute("SELECT count(*) FROM raw_source WHERE completed = 1").fetchone()[0] == 2
+
+
+def test_invalid_utf8_is_repaired_and_listed(tmp_path, bouchon, real_snapshots):
+    lines = real_snapshots[1].read_bytes().splitlines(True)
+    bad = [lines[0]] + [ln.replace(b"Bordeaux", b"Bord\xff\xc3eaux") for ln in lines[1:]]
+    bad[5] = bad[5].replace(bad[5].split(b";")[4], b"T5\xff", 1)  # an ident that is not UTF-8
+    f = tmp_path / "utf8.csv"
+    f.write_bytes(b"".join(bad))
+    db = tmp_path / "u.db"
+    r = run_bouchon("replay", "--db", str(db), str(f))
+    assert r.returncode == 3  # the bad ident is rejected
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM segment").fetchone()[0] == 693
+    assert con.execute("SELECT count(*) FROM rejected WHERE field = 'ident' AND coerced = 0"
+                       ).fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM rejected WHERE field = 'commune' AND coerced = 1"
+                       ).fetchone()[0] > 0
+    s = report(db)  # every episode still reported, with a readable commune
+    assert len(s["jams"]) == con.execute("SELECT count(*) FROM jam_episode").fetchone()[0]
+    assert all(isinstance(j["commune"], str) for j in s["jams"])
+
+
+def test_truncated_gzip_is_rejected_not_half_loaded(tmp_path, bouchon, real_snapshots):
+    import gzip
+
+    data = gzip.compress(real_snapshots[1].read_bytes())
+    f = tmp_path / "cut.csv.gz"
+    f.write_bytes(data[: len(data) // 2])
+    db = tmp_path / "gz.db"
+    r = run_bouchon("replay", "--db", str(db), str(f))
+    assert r.returncode == 3
+    assert "truncated" in r.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM observation").fetchone()[0] == 0
+    ok = tmp_path / "ok.csv.gz"
+    ok.write_bytes(data)
+    assert run_bouchon("replay", "--db", str(db), str(ok)).returncode == 0
+    assert con.execute("SELECT count(*) FROM observation").fetchone()[0] == 694
+
+
+def test_report_before_the_first_snapshot_has_no_latest(warehouse):
+    s = report(warehouse, "--at", "2020-01-01T00:00:00Z")
+    assert s["latest"] is None and s["queues"] == [] and s["jams"] == []
+
+
+def test_odd_entries_in_a_folder_are_skipped(tmp_path, bouchon, real_snapshots):
+    d = tmp_path / "mixed"
+    d.mkdir()
+    shutil.copy(real_snapshots[1], d / "a.csv")
+    (d / "dangling.csv").symlink_to(tmp_path / "nowhere.csv")
+    os.mkfifo(d / "fifo.csv")
+    db = tmp_path / "m.db"
+    r = run_bouchon("replay", "--db", str(db), str(d), timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "skipped" in r.stderr
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM observation").fetchone()[0] == 694
