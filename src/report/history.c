@@ -2043,8 +2043,21 @@ static double num(const json_t *o, const char *k)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* "%.4f", or "-" when the figure is unknown (JSON null). */
+static const char *fmt4(char *buf, size_t len, double v)
+{
+    if (isnan(v)) {
+        snprintf(buf, len, "-");
+    } else {
+        snprintf(buf, len, "%.4f", v);
+    }
+    return buf;
+}
+
 void bch_history_print_text(FILE *out, const json_t *s)
 {
+    char f1[32], f2[32], f3[32];
+
     const json_t *h = json_object_get(s, "history");
     const json_t *daily = json_object_get(s, "daily");
     const json_t *peaks = json_object_get(s, "peaks");
@@ -2068,19 +2081,27 @@ void bch_history_print_text(FILE *out, const json_t *s)
                     json_object_get(json_array_get(daily, json_array_size(daily) - 1), "date")));
     }
     if (json_is_object(peaks)) {
-        fprintf(out,
-                "  Weekday network index %.4f; AM peak %.4f, PM peak %.4f; busiest hour %.0f h\n",
-                num(peaks, "weekday_index"), num(peaks, "am_index"), num(peaks, "pm_index"),
-                num(peaks, "busiest_hour"));
+        fprintf(out, "  Weekday network index %s; AM peak %s, PM peak %s",
+                fmt4(f1, sizeof(f1), num(peaks, "weekday_index")),
+                fmt4(f2, sizeof(f2), num(peaks, "am_index")),
+                fmt4(f3, sizeof(f3), num(peaks, "pm_index")));
+        if (!isnan(num(peaks, "busiest_hour"))) {
+            fprintf(out, "; busiest hour %.0f h", num(peaks, "busiest_hour"));
+        }
+        fputc('\n', out);
     }
     json_array_foreach(periods, i, v)
     {
         const json_t *c = json_object_get(v, "change_during");
 
-        fprintf(out, "  %s: index %.4f before, %.4f during (%+.1f %%)\n",
+        fprintf(out, "  %s: index %s before, %s during",
                 json_string_value(json_object_get(v, "label")),
-                num(json_object_get(v, "before"), "index"),
-                num(json_object_get(v, "during"), "index"), 100.0 * num(c, "relative"));
+                fmt4(f1, sizeof(f1), num(json_object_get(v, "before"), "index")),
+                fmt4(f2, sizeof(f2), num(json_object_get(v, "during"), "index")));
+        if (!isnan(num(c, "relative"))) {
+            fprintf(out, " (%+.1f %%)", 100.0 * num(c, "relative"));
+        }
+        fputc('\n', out);
     }
     if (json_is_array(corr) && json_array_size(corr) > 0) {
         fprintf(out, "Travel times: %zu corridors\n", json_array_size(corr));

@@ -368,6 +368,7 @@ void bch_report_print_text(FILE *out, const json_t *s)
         char *members;
 
         if (i >= 10) {
+            fprintf(out, "  ... %zu more\n", json_array_size(queues) - i);
             break;
         }
         members = json_dumps(json_object_get(v, "idents"), JSON_COMPACT);

@@ -242,3 +242,49 @@ def test_run_once_reports_network_failure(tmp_path, bouchon):
     r = run_bouchon("run", "--db", str(tmp_path / "x.db"), "--base-url", "http://127.0.0.1:9",
                     "--once", "--retries", "0", "--timeout", "2")
     assert r.returncode == 4
+
+
+def test_run_serves_the_api_while_it_polls(tmp_path, bouchon):
+    import re
+    import urllib.request
+
+    db = tmp_path / "live.db"
+    with OdsServer(snapshot="0950") as ods:
+        p = subprocess.Popen([bouchon_bin(), "run", "--db", str(db), "--base-url", ods.base_url,
+                              "--interval", "5", "--listen", "127.0.0.1:0", *OLD_DATA],
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            base = None
+            deadline = time.time() + 30
+            while time.time() < deadline and base is None:
+                line = p.stderr.readline()
+                m = re.search(r"serving (http://127\.0\.0\.1:\d+)", line)
+                if m:
+                    base = m.group(1)
+            assert base, "run --listen did not say where it serves"
+            ods.wait_for_requests(7, timeout=30)
+            summary = None
+            for _ in range(50):  # the first poll commits shortly after its pages
+                with urllib.request.urlopen(base + "/api/v1/summary", timeout=10) as resp:
+                    summary = json.loads(resp.read())
+                if summary["latest"]:
+                    break
+                time.sleep(0.2)
+            assert summary["latest"]["states"]["EMBOUTEILLE"] == 23  # the 09:50 snapshot
+            ods.control(snapshot="1000")
+            ods.wait_for_requests(14, timeout=30)
+            for _ in range(50):
+                with urllib.request.urlopen(base + "/api/v1/summary", timeout=10) as resp:
+                    summary = json.loads(resp.read())
+                if summary["state_changes"] == 34:
+                    break
+                time.sleep(0.2)
+            assert summary["latest"]["states"]["EMBOUTEILLE"] == 22
+            with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+                metrics = resp.read().decode()
+            assert re.search(r'bouchon_polls_total\{outcome="ok"\} [2-9]', metrics)
+            assert "bouchon_last_successful_poll_timestamp_seconds" in metrics
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.communicate(timeout=30)
+    assert p.returncode == 0
