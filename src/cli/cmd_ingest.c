@@ -13,6 +13,7 @@
 #include "kafka/ingest.h"
 #include "kafka/kafka_conf.h"
 #include "kafka/metrics_http.h"
+#include "pipeline/replay.h"
 #include "sources/ods.h"
 #include "sources/trafi_reader.h"
 
@@ -79,67 +80,6 @@ static void wait_until(struct bch_ingest *g, double deadline)
     }
 }
 
-/* ----------------------------------------------------------- time order */
-
-struct ordered {
-    char *path;
-    bch_time at;
-};
-
-static int cmp_ordered(const void *a, const void *b)
-{
-    const struct ordered *x = a, *y = b;
-
-    if (x->at != y->at) {
-        return x->at < y->at ? -1 : 1;
-    }
-    return strcmp(x->path, y->path);
-}
-
-static int count_record(void *ctx, const struct bch_trafi_record *r)
-{
-    (void)ctx;
-    (void)r;
-    return 0;
-}
-
-/* Sorts files by their newest mdate (unreadable ones last), as run --replay. */
-static void sort_by_time(char **files, size_t n)
-{
-    struct ordered *o = calloc(n ? n : 1, sizeof(*o));
-    struct bch_reader *reader = bch_reader_new();
-    struct bch_reader_sink sink = {NULL, count_record, NULL};
-    struct bch_buf b;
-    char err[256];
-
-    if (!o || !reader) {
-        free(o);
-        bch_reader_free(reader);
-        return;
-    }
-    bch_buf_init(&b, 1u << 30);
-    for (size_t i = 0; i < n && !bch_cli_stop; i++) {
-        struct bch_parse_result pr;
-
-        o[i].path = files[i];
-        o[i].at = INT64_MAX;
-        if (bch_cli_read_input(files[i], &b, err, sizeof(err)) == 0 &&
-            bch_reader_parse(reader, b.data, b.len, &sink, &pr, err, sizeof(err)) == 0 &&
-            pr.newest_mdate != BCH_TIME_NONE) {
-            o[i].at = pr.newest_mdate;
-        }
-    }
-    if (!bch_cli_stop) {
-        qsort(o, n, sizeof(*o), cmp_ordered);
-        for (size_t i = 0; i < n; i++) {
-            files[i] = o[i].path;
-        }
-    }
-    bch_buf_release(&b);
-    bch_reader_free(reader);
-    free(o);
-}
-
 /* --------------------------------------------------------------- sources */
 
 static int replay_files(struct bch_ingest *g, char **paths, int npaths, const struct ingest_cli *o)
@@ -154,7 +94,7 @@ static int replay_files(struct bch_ingest *g, char **paths, int npaths, const st
         return BCH_ERR_INPUT;
     }
     if (!o->name_order) {
-        sort_by_time(files, nfiles);
+        bch_replay_sort_by_time(files, nfiles);
     }
     bch_buf_init(&b, 1u << 30);
     for (size_t i = 0; i < nfiles && !bch_cli_stop; i++) {

@@ -55,8 +55,7 @@ static int scan_record(void *ctx, const struct bch_trafi_record *r)
     return 0;
 }
 
-/* Newest mdate of each file, to play them in time order. */
-static void order_by_time(char **files, size_t n)
+void bch_replay_sort_by_time(char **files, size_t n)
 {
     struct ordered *o = calloc(n ? n : 1, sizeof(*o));
     struct bch_reader *reader = bch_reader_new();
@@ -70,7 +69,7 @@ static void order_by_time(char **files, size_t n)
         return;
     }
     bch_buf_init(&b, 1u << 30);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !bch_cli_stop; i++) {
         struct bch_parse_result pr;
 
         o[i].path = files[i];
@@ -81,9 +80,11 @@ static void order_by_time(char **files, size_t n)
             o[i].at = pr.newest_mdate;
         }
     }
-    qsort(o, n, sizeof(*o), cmp_ordered);
-    for (size_t i = 0; i < n; i++) {
-        files[i] = o[i].path;
+    if (!bch_cli_stop) {
+        qsort(o, n, sizeof(*o), cmp_ordered);
+        for (size_t i = 0; i < n; i++) {
+            files[i] = o[i].path;
+        }
     }
     bch_buf_release(&b);
     bch_reader_free(reader);
@@ -132,7 +133,7 @@ int bch_replay_paths(const char *dbpath, char **paths, int npaths,
         goto out;
     }
     if (o->time_order) {
-        order_by_time(files, nfiles);
+        bch_replay_sort_by_time(files, nfiles);
     }
     for (size_t i = 0; i < nfiles && !bch_cli_stop; i++) {
         struct bch_load_result r;

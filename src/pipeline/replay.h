@@ -28,6 +28,14 @@ typedef void (*bch_replay_hook)(void *ctx, const char *path, const struct bch_lo
 int bch_replay_paths(const char *dbpath, char **paths, int npaths,
                      const struct bch_replay_options *o, bch_replay_hook hook);
 
+/*
+ * Sorts files by the newest mdate they hold (unreadable ones last, names
+ * breaking ties), reading each once; leaves the order unchanged when
+ * interrupted (bch_cli_stop).  run --replay and ingest --replay play in
+ * this order.
+ */
+void bch_replay_sort_by_time(char **files, size_t n);
+
 /* Logs the one-line summary of a payload, as run prints per poll. */
 void bch_replay_log_payload(const char *what, const struct bch_load_result *r);
 
