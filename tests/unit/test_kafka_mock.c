@@ -113,10 +113,24 @@ static void on_done(void *ctx, const struct bch_pbatch_result *r)
     d->r.first_error = NULL;
 }
 
+/*
+ * The mock broker of librdkafka 2.0.2 appends every Produce it accepts: it
+ * keeps no producer sequence numbers (rdkafka_mock_handlers.c, Produce), so
+ * it neither drops a retried duplicate nor refuses a batch that overtook a
+ * failed one.  With several requests in flight, a forced disconnect loses
+ * the answers of batches already appended (retried: doubled) and a later
+ * success makes the producer count an earlier failed batch as written
+ * (lost); which happens depends on timing (seen under ASan and valgrind).
+ * One request in flight keeps the test about our wrapper, not about the
+ * mock; the real 3-broker tests (tests/kafka) run the default pipelining
+ * against real sequence checks.
+ */
 static void test_producer_exactly_once(void **state)
 {
     static const char *const pconf[] = {"enable.idempotence",
                                         "true",
+                                        "max.in.flight.requests.per.connection",
+                                        "1",
                                         "acks",
                                         "all",
                                         "linger.ms",
