@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "analytics/queue.h"
+#include "core/grow.h"
 
 struct bch_queue_net {
     size_t n;
@@ -153,20 +154,12 @@ struct edges {
 
 static int edges_push(struct edges *e, size_t i, size_t j)
 {
-    if (e->len == e->cap) {
-        size_t ncap = e->cap ? e->cap * 2 : 256;
-        size_t *nij;
+    size_t *nij = bch_reserve(e->ij, &e->cap, e->len + 1, 2 * sizeof(size_t), 256); /* pairs */
 
-        if (ncap > SIZE_MAX / (2 * sizeof(size_t))) {
-            return -1;
-        }
-        nij = realloc(e->ij, ncap * 2 * sizeof(size_t));
-        if (!nij) {
-            return -1;
-        }
-        e->ij = nij;
-        e->cap = ncap;
+    if (!nij) {
+        return -1;
     }
+    e->ij = nij;
     e->ij[2 * e->len] = i;
     e->ij[2 * e->len + 1] = j;
     e->len++;

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/grow.h"
 #include "pipeline/loader.h"
 #include "sources/http_fetch.h"
 
@@ -80,16 +81,12 @@ struct pathvec {
 
 static int push(struct pathvec *pv, const char *p)
 {
-    if (pv->n + 1 >= pv->cap) {
-        size_t ncap = pv->cap ? pv->cap * 2 : 64;
-        char **nv = realloc(pv->v, ncap * sizeof(char *));
+    char **nv = bch_reserve(pv->v, &pv->cap, pv->n + 2, sizeof(char *), 64); /* + the NULL */
 
-        if (!nv) {
-            return -1;
-        }
-        pv->v = nv;
-        pv->cap = ncap;
+    if (!nv) {
+        return -1;
     }
+    pv->v = nv;
     pv->v[pv->n] = strdup(p);
     if (!pv->v[pv->n]) {
         return -1;

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "core/geo.h"
+#include "core/grow.h"
 
 static double rad(double deg)
 {
@@ -96,21 +97,21 @@ static int add_position(struct bch_geom *g, const json_t *pos, size_t *cap, cons
         return -1;
     }
     if (g->nvert == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        double *nlon = realloc(g->lon, ncap * sizeof(double));
+        /* lon and lat share *cap: it moves once both have grown */
+        size_t cap_lon = *cap, cap_lat = *cap;
+        double *nlon = bch_reserve(g->lon, &cap_lon, g->nvert + 1, sizeof(double), 16);
 
-        if (!nlon) {
-            *why = "out of memory";
-            return -1;
+        if (nlon) {
+            g->lon = nlon;
         }
-        g->lon = nlon;
-        double *nlat = realloc(g->lat, ncap * sizeof(double));
+        double *nlat =
+            nlon ? bch_reserve(g->lat, &cap_lat, g->nvert + 1, sizeof(double), 16) : NULL;
         if (!nlat) {
             *why = "out of memory";
             return -1;
         }
         g->lat = nlat;
-        *cap = ncap;
+        *cap = cap_lon < cap_lat ? cap_lon : cap_lat;
     }
     g->lon[g->nvert] = lon;
     g->lat[g->nvert] = lat;
@@ -121,8 +122,7 @@ static int add_position(struct bch_geom *g, const json_t *pos, size_t *cap, cons
 static int end_part(struct bch_geom *g, size_t *pcap, const char **why)
 {
     if (g->nparts + 2 > *pcap) {
-        size_t ncap = *pcap ? *pcap * 2 : 4;
-        size_t *n = realloc(g->part_start, ncap * sizeof(size_t));
+        size_t *n = bch_reserve(g->part_start, pcap, g->nparts + 2, sizeof(size_t), 4);
 
         if (!n) {
             *why = "out of memory";
@@ -132,7 +132,6 @@ static int end_part(struct bch_geom *g, size_t *pcap, const char **why)
             n[0] = 0;
         }
         g->part_start = n;
-        *pcap = ncap;
     }
     g->nparts++;
     g->part_start[g->nparts] = g->nvert;

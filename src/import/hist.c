@@ -15,6 +15,7 @@
 
 #include "core/err.h"
 #include "core/geo.h"
+#include "core/grow.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "import/fields.h"
@@ -742,16 +743,12 @@ static void add_bad(struct batch *b, long line, const char *field, const char *r
 {
     struct pbad *p;
 
-    if (b->nbad == b->capbad) {
-        size_t cap = b->capbad ? b->capbad * 2 : 64;
-        struct pbad *n = realloc(b->bad, cap * sizeof(*n));
+    struct pbad *n = bch_reserve(b->bad, &b->capbad, b->nbad + 1, sizeof(*n), 64);
 
-        if (!n) {
-            return; /* counted as read error below: the batch is marked failed */
-        }
-        b->bad = n;
-        b->capbad = cap;
+    if (!n) {
+        return; /* counted as read error below: the batch is marked failed */
     }
+    b->bad = n;
     p = &b->bad[b->nbad++];
     p->line = line;
     p->field = field;
@@ -1105,18 +1102,14 @@ static int rows_of_key(struct bch_imp *im, int64_t key, struct keyrow **out, siz
     *n = 0;
     sqlite3_bind_int64(st, 1, key);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 1024;
-            struct keyrow *nv = realloc(v, ncap * sizeof(*nv));
+        struct keyrow *nv = bch_reserve(v, &cap, *n + 1, sizeof(*nv), 1024);
 
-            if (!nv) {
-                sqlite3_reset(st);
-                free(v);
-                return BCH_ERR_NOMEM;
-            }
-            v = nv;
-            cap = ncap;
+        if (!nv) {
+            sqlite3_reset(st);
+            free(v);
+            return BCH_ERR_NOMEM;
         }
+        v = nv;
         v[*n].hour = sqlite3_column_int64(st, 0);
         v[*n].score = col_real(st, 1);
         v[*n].flags = sqlite3_column_int(st, 2);

@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/grow.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -512,18 +513,14 @@ static int on_record(void *ctx, const struct bch_trafi_record *r)
         size_t klen = strlen(r->ident);
         struct pending *pd;
 
-        if (x->npend == x->cappend) {
-            size_t ncap = x->cappend ? x->cappend * 2 : 1024;
-            struct pending *n = realloc(x->pend, ncap * sizeof(*n));
+        struct pending *n = bch_reserve(x->pend, &x->cappend, x->npend + 1, sizeof(*n), 1024);
 
-            if (!n) {
-                snprintf(x->err, sizeof(x->err), "out of memory");
-                x->rc = BCH_ERR_NOMEM;
-                return -1;
-            }
-            x->pend = n;
-            x->cappend = ncap;
+        if (!n) {
+            snprintf(x->err, sizeof(x->err), "out of memory");
+            x->rc = BCH_ERR_NOMEM;
+            return -1;
         }
+        x->pend = n;
         pd = &x->pend[x->npend];
         pd->key_off = g->arena.len;
         pd->key_len = klen;
@@ -797,15 +794,12 @@ int bch_ingest_spooled(struct bch_ingest *g, char *err, size_t errlen)
         if (l != BCH_HASH_HEX - 1 + 5 || strcmp(de->d_name + BCH_HASH_HEX - 1, ".meta") != 0) {
             continue;
         }
-        if (n == cap) {
-            struct spooled *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*nv));
+        struct spooled *nv = bch_reserve(v, &cap, n + 1, sizeof(*nv), 16);
 
-            if (!nv) {
-                break;
-            }
-            v = nv;
-            cap = cap ? cap * 2 : 16;
+        if (!nv) {
+            break;
         }
+        v = nv;
         snprintf(path, sizeof(path), "%s/%.*s", g->spool_dir, BCH_HASH_HEX - 1, de->d_name);
         v[n].base = strdup(path);
         v[n].fetched_ms = 0;

@@ -2,6 +2,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/grow.h"
 #include "kafka/kafka_conf.h"
 
 void bch_kafka_props_init(struct bch_kafka_props *p)
@@ -42,18 +43,14 @@ int bch_kafka_props_set(struct bch_kafka_props *p, const char *name, const char 
         return BCH_ERR_NOMEM;
     }
     if (!e) {
-        if (p->n == p->cap) {
-            size_t ncap = p->cap ? p->cap * 2 : 16;
-            struct bch_kafka_prop *nv = realloc(p->v, ncap * sizeof(*nv));
+        struct bch_kafka_prop *nv = bch_reserve(p->v, &p->cap, p->n + 1, sizeof(*nv), 16);
 
-            if (!nv) {
-                free(v);
-                free(o);
-                return BCH_ERR_NOMEM;
-            }
-            p->v = nv;
-            p->cap = ncap;
+        if (!nv) {
+            free(v);
+            free(o);
+            return BCH_ERR_NOMEM;
         }
+        p->v = nv;
         e = &p->v[p->n];
         e->name = strdup(name);
         if (!e->name) {
@@ -227,16 +224,12 @@ void bch_kafka_cli_release(struct bch_kafka_cli *c)
 
 int bch_kafka_cli_add_x(struct bch_kafka_cli *c, const char *arg)
 {
-    if (c->nx == c->capx) {
-        size_t ncap = c->capx ? c->capx * 2 : 8;
-        const char **nv = realloc(c->xargs, ncap * sizeof(*nv));
+    const char **nv = bch_reserve(c->xargs, &c->capx, c->nx + 1, sizeof(*nv), 8);
 
-        if (!nv) {
-            return BCH_ERR_NOMEM;
-        }
-        c->xargs = nv;
-        c->capx = ncap;
+    if (!nv) {
+        return BCH_ERR_NOMEM;
     }
+    c->xargs = nv;
     c->xargs[c->nx++] = arg;
     return 0;
 }

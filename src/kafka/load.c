@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/grow.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -214,16 +215,12 @@ static struct part *part_add(struct lctx *x, int32_t partition, int64_t believed
     struct part *p = part_find(x, partition);
 
     if (!p) {
-        if (x->nparts == x->capparts) {
-            size_t ncap = x->capparts ? x->capparts * 2 : 16;
-            struct part *n = realloc(x->parts, ncap * sizeof(*n));
+        struct part *n = bch_reserve(x->parts, &x->capparts, x->nparts + 1, sizeof(*n), 16);
 
-            if (!n) {
-                return NULL;
-            }
-            x->parts = n;
-            x->capparts = ncap;
+        if (!n) {
+            return NULL;
         }
+        x->parts = n;
         p = &x->parts[x->nparts++];
     }
     p->partition = partition;
@@ -429,16 +426,12 @@ static int push_snap(struct lctx *x, int64_t source_id, bch_time at)
             return 0;
         }
     }
-    if (x->nsnaps == x->capsnaps) {
-        size_t ncap = x->capsnaps ? x->capsnaps * 2 : 16;
-        struct snap *n = realloc(x->snaps, ncap * sizeof(*n));
+    struct snap *n = bch_reserve(x->snaps, &x->capsnaps, x->nsnaps + 1, sizeof(*n), 16);
 
-        if (!n) {
-            return BCH_ERR_NOMEM;
-        }
-        x->snaps = n;
-        x->capsnaps = ncap;
+    if (!n) {
+        return BCH_ERR_NOMEM;
     }
+    x->snaps = n;
     x->snaps[x->nsnaps].source_id = source_id;
     x->snaps[x->nsnaps].at = at;
     x->nsnaps++;
@@ -447,16 +440,12 @@ static int push_snap(struct lctx *x, int64_t source_id, bch_time at)
 
 static int push_lat(struct lctx *x, int64_t fetched_ms, int32_t partition, int64_t offset)
 {
-    if (x->nlat == x->caplat) {
-        size_t ncap = x->caplat ? x->caplat * 2 : 1024;
-        int64_t *n = realloc(x->lat, ncap * 2 * sizeof(*n));
+    int64_t *n = bch_reserve(x->lat, &x->caplat, x->nlat + 1, 2 * sizeof(*n), 1024); /* pairs */
 
-        if (!n) {
-            return BCH_ERR_NOMEM;
-        }
-        x->lat = n;
-        x->caplat = ncap;
+    if (!n) {
+        return BCH_ERR_NOMEM;
     }
+    x->lat = n;
     x->lat[2 * x->nlat] = fetched_ms;
     x->lat[2 * x->nlat + 1] = ((int64_t)partition << 40) | (offset & ((INT64_C(1) << 40) - 1));
     x->nlat++;

@@ -5,6 +5,7 @@
 #include "analytics/queue.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/grow.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "pipeline/loader.h"
@@ -133,16 +134,12 @@ static struct seg *seg_add(struct bch_loader *l, const char *ident, size_t *pos)
 {
     struct seg *g;
 
-    if (l->nsegs == l->capsegs) {
-        size_t ncap = l->capsegs ? l->capsegs * 2 : 1024;
-        struct seg *n = realloc(l->segs, ncap * sizeof(*n));
+    struct seg *n = bch_reserve(l->segs, &l->capsegs, l->nsegs + 1, sizeof(*n), 1024);
 
-        if (!n) {
-            return NULL;
-        }
-        l->segs = n;
-        l->capsegs = ncap;
+    if (!n) {
+        return NULL;
     }
+    l->segs = n;
     if ((l->nsegs + 1) * 2 > l->index_cap &&
         index_rehash(l, l->index_cap ? l->index_cap * 2 : 2048)) {
         return NULL;
@@ -813,16 +810,12 @@ static int upsert_segment(struct bch_loader *l, const struct bch_trafi_record *r
 
 static int push_item(struct bch_loader *l, size_t seg, int state, bch_time mdate)
 {
-    if (l->nitems == l->capitems) {
-        size_t ncap = l->capitems ? l->capitems * 2 : 1024;
-        struct snap_item *n = realloc(l->items, ncap * sizeof(*n));
+    struct snap_item *n = bch_reserve(l->items, &l->capitems, l->nitems + 1, sizeof(*n), 1024);
 
-        if (!n) {
-            return BCH_ERR_NOMEM;
-        }
-        l->items = n;
-        l->capitems = ncap;
+    if (!n) {
+        return BCH_ERR_NOMEM;
     }
+    l->items = n;
     l->items[l->nitems].seg = seg;
     l->items[l->nitems].state = state;
     l->items[l->nitems].mdate = mdate;

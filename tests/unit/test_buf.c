@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "core/grow.h"
 
 static void assert_content(const struct bch_buf *b, const void *want, size_t len)
 {
@@ -321,12 +322,57 @@ static void test_read_file(void **state)
     free(path);
 }
 
+/* bch_reserve(): first capacity, doubling, contents kept, overflow refused. */
+static void test_reserve(void **state)
+{
+    int *v = NULL, *n;
+    size_t cap = 0;
+
+    (void)state;
+    v = bch_reserve(v, &cap, 1, sizeof(*v), 4);
+    assert_non_null(v);
+    assert_int_equal(cap, 4);
+    for (int i = 0; i < 100; i++) {
+        n = bch_reserve(v, &cap, (size_t)i + 1, sizeof(*v), 4);
+        assert_non_null(n);
+        v = n;
+        assert_true(cap >= (size_t)i + 1);
+        v[i] = i * 7;
+    }
+    assert_int_equal(cap, 128); /* 4, 8, ..., 128 */
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(v[i], i * 7);
+    }
+    /* enough room: the same array, capacity unchanged */
+    assert_ptr_equal(bch_reserve(v, &cap, 50, sizeof(*v), 4), v);
+    assert_int_equal(cap, 128);
+    /* a jump past the doubled capacity grows to the next power step */
+    n = bch_reserve(v, &cap, 1000, sizeof(*v), 4);
+    assert_non_null(n);
+    v = n;
+    assert_int_equal(cap, 1024);
+    assert_int_equal(v[99], 99 * 7);
+    /* sizes that overflow: NULL, the array and its capacity untouched */
+    assert_null(bch_reserve(v, &cap, SIZE_MAX / 2, sizeof(*v), 4));
+    assert_null(bch_reserve(v, &cap, SIZE_MAX, 1, 4));
+    assert_int_equal(cap, 1024);
+    assert_int_equal(v[99], 99 * 7);
+    free(v);
+    /* need 0 still gives an array; first 0 counts as 1 */
+    cap = 0;
+    v = bch_reserve(NULL, &cap, 0, sizeof(*v), 0);
+    assert_non_null(v);
+    assert_int_equal(cap, 1);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append), cmocka_unit_test(test_max),
-        cmocka_unit_test(test_printf), cmocka_unit_test(test_json_string),
-        cmocka_unit_test(test_take),   cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_append),  cmocka_unit_test(test_max),
+        cmocka_unit_test(test_printf),  cmocka_unit_test(test_json_string),
+        cmocka_unit_test(test_take),    cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_reserve),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
