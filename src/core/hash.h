@@ -15,6 +15,18 @@
 /* Writes the hex XXH3-128 of data[0..len) to out (BCH_HASH_HEX bytes). */
 void bch_hash_hex(const void *data, size_t len, char out[BCH_HASH_HEX]);
 
+/*
+ * The same digest computed over several pieces (a file read in chunks, a
+ * tag then a payload): new, add each piece, finish.  bch_hasher_new()
+ * returns NULL when out of memory; finish writes the hex digest and frees h;
+ * free drops a hasher without a digest (NULL is fine).
+ */
+struct bch_hasher;
+struct bch_hasher *bch_hasher_new(void);
+void bch_hasher_add(struct bch_hasher *h, const void *data, size_t len);
+void bch_hasher_finish(struct bch_hasher *h, char out[BCH_HASH_HEX]);
+void bch_hasher_free(struct bch_hasher *h);
+
 /* 64-bit XXH3, for in-memory tables. */
 uint64_t bch_hash64(const void *data, size_t len);
 

@@ -146,8 +146,6 @@ int bch_imp_source(struct bch_imp *im, const char *path, const char *dataset, co
                    bool *skip)
 {
     char hash[33], err[512];
-    sqlite3_stmt *st;
-    int step;
 
     *skip = false;
     im->file_start = *im->st;
@@ -161,7 +159,19 @@ int bch_imp_source(struct bch_imp *im, const char *path, const char *dataset, co
         im->st->unreadable++;
         return BCH_ERR_INPUT;
     }
-    st = im->st_source_find;
+    return bch_imp_source_hashed(im, path, "file", dataset, format, hash, bch_now(), skip);
+}
+
+int bch_imp_source_hashed(struct bch_imp *im, const char *name, const char *kind,
+                          const char *dataset, const char *format, const char *hash,
+                          bch_time fetched_at, bool *skip)
+{
+    sqlite3_stmt *st = im->st_source_find;
+    int step;
+
+    *skip = false;
+    im->path = name;
+    im->source_id = 0;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
     step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
@@ -182,11 +192,12 @@ int bch_imp_source(struct bch_imp *im, const char *path, const char *dataset, co
         return 0;
     }
     st = im->st_source_ins;
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, dataset, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, format, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 5, bch_now());
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, dataset, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, format, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, fetched_at);
     if (bch_imp_step(im, st)) {
         return BCH_ERR_DB;
     }
@@ -522,13 +533,13 @@ int bch_imp_json_records(json_t *root, bch_imp_record_fn fn, void *ctx)
 
 /* -------------------------------------------------------------- session */
 
-static int prepare_session(struct bch_imp *im)
+int bch_imp_session_prepare(struct bch_imp *im)
 {
     const struct bch_imp_sql defs[] = {
         {&im->st_source_find, "SELECT source_id, completed FROM raw_source WHERE content_hash = ?"},
         {&im->st_source_ins,
          "INSERT INTO raw_source(kind, name, dataset, format, content_hash, fetched_at) "
-         "VALUES ('file', ?, ?, ?, ?, ?)"},
+         "VALUES (?, ?, ?, ?, ?, ?)"},
         {&im->st_source_done, "UPDATE raw_source SET format = ?, records = ?, rejected = ?, "
                               "header = ?, completed = 1 WHERE source_id = ?"},
         {&im->st_reject,
@@ -543,7 +554,7 @@ static int prepare_session(struct bch_imp *im)
     return bch_imp_prepare(im, defs, BCH_ARRAY_LEN(defs));
 }
 
-static void finalize_session(struct bch_imp *im)
+void bch_imp_session_finalize(struct bch_imp *im)
 {
     sqlite3_stmt **all[] = {&im->st_source_find, &im->st_source_ins, &im->st_source_done,
                             &im->st_reject, &im->st_file_stats};
@@ -576,8 +587,8 @@ int bch_import_files(sqlite3 *db, const struct bch_import_options *o, char *cons
     im.db = db;
     im.opt = o;
     im.st = st;
-    if (prepare_session(&im)) {
-        finalize_session(&im);
+    if (bch_imp_session_prepare(&im)) {
+        bch_imp_session_finalize(&im);
         return BCH_ERR_DB;
     }
     if (k->begin) {
@@ -612,7 +623,7 @@ int bch_import_files(sqlite3 *db, const struct bch_import_options *o, char *cons
     if (k->release) {
         k->release(&im);
     }
-    finalize_session(&im);
+    bch_imp_session_finalize(&im);
     if (rc) {
         return rc;
     }

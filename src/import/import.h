@@ -78,4 +78,51 @@ const char *bch_import_kind_summary(const char *kind);
 int bch_import_files(sqlite3 *db, const struct bch_import_options *o, char *const *paths,
                      size_t npaths, struct bch_import_stats *st);
 
+/* ------------------------------------------------------------------------
+ * Live travel times (`bouchon run`, import/live.c): one ci_tpstj_a snapshot
+ * held in memory, stored through the travel-times record path with the
+ * same rules as a live file given to `import --kind travel-times`.
+ */
+
+struct bch_import_payload {
+    const char *kind;    /* raw_source.kind: "api" (a poll) or "file" (run --replay) */
+    const char *name;    /* URL without credentials, or the path */
+    const char *dataset; /* raw_source.dataset and hash tag; NULL: "ci_tpstj_a" */
+    const char *data;    /* the payload, inflated: Opendatasoft JSON or the live CSV */
+    size_t len;
+    const char *hash_path; /* a file: hash its bytes as stored, as `import` does; else NULL */
+    bch_time fetched_at;   /* raw_source.fetched_at; BCH_TIME_NONE: now */
+};
+
+/* What one payload did. */
+struct bch_import_live {
+    bool skipped; /* the same bytes were stored before: nothing was written */
+    long records; /* sample records read */
+    long stored, duplicates, merged, rejected;
+    long unhealthy;  /* samples of the payload flagged floor, cap or sentinel */
+    bch_time newest; /* newest sample instant (bm_mdate), BCH_TIME_NONE if none */
+};
+
+/*
+ * Stores payload p in one transaction (db must not be in one): the
+ * raw_source row (content hash of "import:<dataset>\n" + the bytes, as for
+ * a file), the samples (at = bm_mdate, period_s 0) and corridor labels,
+ * the rejected records with their reasons, and the health flags of every
+ * sample recomputed (docs/HISTORY.md).  The same bytes again are skipped;
+ * the same samples in other bytes are counted as duplicates and change
+ * nothing but a new raw_source row.  Returns 0, BCH_ERR_INPUT when records
+ * (or the whole payload) were rejected -- everything valid is committed --
+ * or BCH_ERR_DB (rolled back; nothing written).
+ */
+int bch_import_travel_live(sqlite3 *db, const struct bch_import_payload *p,
+                           struct bch_import_live *res);
+
+/*
+ * Whether the first bytes of an input (inflated, any length) are a
+ * ci_tpstj_a payload: JSON naming a "bm_actuel" or "actuel" member, or a
+ * CSV whose header has a bm_actuel or actuel column.  Content only, never
+ * the file name.
+ */
+bool bch_import_is_travel(const char *head, size_t len);
+
 #endif

@@ -73,6 +73,19 @@ void bch_imp_rollback(struct bch_imp *im);
  */
 int bch_imp_source(struct bch_imp *im, const char *path, const char *dataset, const char *format,
                    bool *skip);
+/*
+ * The same for bytes whose content hash is already known (a polled payload):
+ * registers name with its raw_source kind ("file", "api") and fetch instant.
+ * 0 or BCH_ERR_DB.
+ */
+int bch_imp_source_hashed(struct bch_imp *im, const char *name, const char *kind,
+                          const char *dataset, const char *format, const char *hash,
+                          bch_time fetched_at, bool *skip);
+
+/* The statements every session uses (sources, rejections, file counters):
+ * prepared before the first file, finalized after the last.  0 or -1. */
+int bch_imp_session_prepare(struct bch_imp *im);
+void bch_imp_session_finalize(struct bch_imp *im);
 
 /* Marks the current source complete with its counters; header may be NULL. */
 int bch_imp_source_done(struct bch_imp *im, const char *format, const char *header,
@@ -161,5 +174,17 @@ struct bch_imp_sql {
 };
 int bch_imp_prepare(struct bch_imp *im, const struct bch_imp_sql *defs, size_t n);
 void bch_imp_finalize(const struct bch_imp_sql *defs, size_t n);
+
+/*
+ * travel-times, a payload held in memory (import/live.c): reads data (JSON
+ * or CSV, told apart by content) through the record path of the files, as
+ * the current source (registered by the caller), and marks that source
+ * done.  Needs the kind's begin(); its end() recomputes the health flags.
+ * 0, BCH_ERR_INPUT (records or the payload rejected, recorded), BCH_ERR_DB.
+ */
+int bch_imp_travel_payload(struct bch_imp *im, const char *data, size_t len);
+/* After end(): the newest sample instant of that payload (BCH_TIME_NONE if
+ * none) and how many of its samples are flagged floor, cap or sentinel. */
+int bch_imp_travel_summary(struct bch_imp *im, bch_time *newest, long *unhealthy);
 
 #endif

@@ -1,8 +1,8 @@
 #include "core/compat.h"
 
-#include <xxhash.h>
 #include <zlib.h>
 
+#include "core/hash.h"
 #include "import/stream.h"
 
 struct bch_lines {
@@ -165,11 +165,23 @@ int bch_lines_next(struct bch_lines *l, const char **data, size_t *len, long *fi
     }
 }
 
+/* A hasher over "import:" tag "\n": the prefix of every import's content hash. */
+static struct bch_hasher *import_hasher(const char *tag)
+{
+    struct bch_hasher *h = bch_hasher_new();
+
+    if (h) {
+        bch_hasher_add(h, "import:", 7);
+        bch_hasher_add(h, tag, strlen(tag));
+        bch_hasher_add(h, "\n", 1);
+    }
+    return h;
+}
+
 int bch_import_hash_file(const char *path, const char *tag, char out[33], char *err, size_t errlen)
 {
-    static const char hex[] = "0123456789abcdef";
     FILE *f = fopen(path, "rb");
-    XXH3_state_t *st = NULL;
+    struct bch_hasher *h = NULL;
     char *chunk = NULL;
     int rc = -1;
 
@@ -177,20 +189,17 @@ int bch_import_hash_file(const char *path, const char *tag, char out[33], char *
         snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
         return -1;
     }
-    st = XXH3_createState();
+    h = import_hasher(tag);
     chunk = malloc(1u << 20);
-    if (!st || !chunk || XXH3_128bits_reset(st) != XXH_OK) {
+    if (!h || !chunk) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    XXH3_128bits_update(st, "import:", 7);
-    XXH3_128bits_update(st, tag, strlen(tag));
-    XXH3_128bits_update(st, "\n", 1);
     for (;;) {
         size_t n = fread(chunk, 1, 1u << 20, f);
 
         if (n > 0) {
-            XXH3_128bits_update(st, chunk, n);
+            bch_hasher_add(h, chunk, n);
         }
         if (n < (1u << 20)) {
             if (ferror(f)) {
@@ -200,21 +209,24 @@ int bch_import_hash_file(const char *path, const char *tag, char out[33], char *
             break;
         }
     }
-    {
-        XXH128_hash_t h = XXH3_128bits_digest(st);
-        uint64_t parts[2] = {h.high64, h.low64};
-
-        for (int p = 0; p < 2; p++) {
-            for (int i = 0; i < 16; i++) {
-                out[p * 16 + i] = hex[(parts[p] >> (60 - 4 * i)) & 0xF];
-            }
-        }
-        out[32] = '\0';
-    }
+    bch_hasher_finish(h, out);
+    h = NULL;
     rc = 0;
 out:
+    bch_hasher_free(h);
     free(chunk);
-    XXH3_freeState(st);
     fclose(f);
     return rc;
+}
+
+int bch_import_hash_buffer(const void *data, size_t len, const char *tag, char out[33])
+{
+    struct bch_hasher *h = import_hasher(tag);
+
+    if (!h) {
+        return -1;
+    }
+    bch_hasher_add(h, data, len);
+    bch_hasher_finish(h, out);
+    return 0;
 }

@@ -43,5 +43,7 @@ int64_t bch_lines_offset(const struct bch_lines *l);
  * 0, or -1 with the reason in err.
  */
 int bch_import_hash_file(const char *path, const char *tag, char out[33], char *err, size_t errlen);
+/* The same hash of bytes held in memory (a polled payload); -1 when out of memory. */
+int bch_import_hash_buffer(const void *data, size_t len, const char *tag, char out[33]);
 
 #endif

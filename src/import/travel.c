@@ -11,6 +11,10 @@
  * from all stored samples (they depend on each corridor's distribution and
  * on the other corridors at the same instant): floor, cap and sentinel as
  * docs/HISTORY.md defines them, ref_zero, not_corridor.
+ *
+ * The record path (csv_row, json_record) also serves payloads held in
+ * memory: bch_imp_travel_payload() for the live polls of `bouchon run`
+ * (import/live.c).
  */
 #include "core/compat.h"
 
@@ -43,11 +47,20 @@
 
 #define MAX_GID 65536 /* gids above are stored but never corridors */
 
+struct sample_key {
+    int64_t gid;
+    bch_time at;
+};
+
 struct travel {
     sqlite3_stmt *ins, *get, *upd, *cor_up;
     /* corridor gids known to the warehouse (travel_corridor), kept current */
     bool corridor[MAX_GID];
     bool any_corridor;
+    /* payloads in memory: the samples of the current payload, to summarize it */
+    bool track;
+    struct sample_key *keys;
+    size_t nkeys, capkeys;
 };
 
 /* A corridor: listed in travel_corridor, or gid 1..16 while that table is empty. */
@@ -64,6 +77,28 @@ static struct travel *T(struct bch_imp *im)
     return im->kind_state;
 }
 
+/* Remembers the key of a sample of the current payload (when tracking). */
+static int track_key(struct travel *t, int64_t gid, bch_time at)
+{
+    if (!t->track) {
+        return 0;
+    }
+    if (t->nkeys == t->capkeys) {
+        size_t ncap = t->capkeys ? t->capkeys * 2 : 32;
+        struct sample_key *nk = realloc(t->keys, ncap * sizeof(*nk));
+
+        if (!nk) {
+            return BCH_ERR_NOMEM;
+        }
+        t->keys = nk;
+        t->capkeys = ncap;
+    }
+    t->keys[t->nkeys].gid = gid;
+    t->keys[t->nkeys].at = at;
+    t->nkeys++;
+    return 0;
+}
+
 /* Stores one sample; identical -> duplicate, different -> the stored one is kept (merged). */
 static int put_sample(struct bch_imp *im, int64_t gid, bch_time at, int period_s, double actuel,
                       double ref)
@@ -72,6 +107,10 @@ static int put_sample(struct bch_imp *im, int64_t gid, bch_time at, int period_s
     sqlite3_stmt *st = t->ins;
     int flags =
         ((isnan(ref) || ref == 0) ? T_REF_ZERO : 0) | (is_corridor(t, gid) ? 0 : T_NOT_CORRIDOR);
+
+    if (track_key(t, gid, at)) {
+        return BCH_ERR_NOMEM;
+    }
 
     sqlite3_bind_int64(st, 1, gid);
     sqlite3_bind_int64(st, 2, at);
@@ -201,18 +240,64 @@ static int csv_row(struct bch_imp *im, const struct bch_imp_csv *r, const int *c
     return put_sample(im, gid, at, hourly ? 3600 : 0, actuel, ref);
 }
 
+/* The header and columns of a CSV input, learnt from its first row. */
+struct csv_state {
+    int col[C_N];
+    bool hourly, have_header;
+    char header[512];
+    size_t hlen;
+    const char *format;
+};
+
+static void csv_state_init(struct csv_state *cs)
+{
+    memset(cs, 0, sizeof(*cs));
+    cs->format = "csv";
+}
+
+/*
+ * One result of the splitter (n: 1 a row, -1 a malformed row described by
+ * err): the header first, then the samples.  0, BCH_ERR_INPUT when the
+ * header is not a ci_tpstj_a one (recorded; stop), BCH_ERR_DB.
+ */
+static int csv_step(struct bch_imp *im, const struct bch_imp_csv *r, struct csv_state *cs, int n,
+                    long line, const char *err)
+{
+    int rc;
+
+    if (n == -1) {
+        im->st->rows++;
+        return bch_imp_reject(im, line, "", err, NULL, 0, false);
+    }
+    if (cs->have_header) {
+        return csv_row(im, r, cs->col, line, cs->hourly);
+    }
+    cs->have_header = true;
+    cs->hlen = bch_imp_header_text(r, cs->header, sizeof(cs->header));
+    bch_imp_map_header(&r->csv, tt_cols, C_N, cs->col);
+    cs->hourly = cs->col[C_TIME] >= 0;
+    if (cs->col[C_GID] < 0 || cs->col[C_ACTUEL] < 0 || (!cs->hourly && cs->col[C_MDATE] < 0)) {
+        rc = bch_imp_reject(im, 0, "",
+                            "not a ci_tpstj_a file: the header lacks gid, actuel and "
+                            "time or mdate",
+                            cs->header, cs->hlen, false);
+        return rc ? rc : BCH_ERR_INPUT;
+    }
+    cs->format = cs->hourly ? "csv-hourly" : "csv-live";
+    return 0;
+}
+
 static int csv_file(struct bch_imp *im, const char *path)
 {
     struct bch_imp_csv r;
-    char err[256], header[512];
-    int col[C_N];
-    size_t hlen = 0;
-    bool skip, hourly = false, have_header = false;
+    struct csv_state cs;
+    char err[256];
+    bool skip;
     long line;
     int rc, n;
-    const char *format = "csv";
 
-    rc = bch_imp_source(im, path, "ci_tpstj_a", format, &skip);
+    csv_state_init(&cs);
+    rc = bch_imp_source(im, path, "ci_tpstj_a", cs.format, &skip);
     if (rc || skip) {
         return rc;
     }
@@ -228,34 +313,11 @@ static int csv_file(struct bch_imp *im, const char *path)
             }
             break;
         }
-        if (n == -1) {
-            im->st->rows++;
-            rc = bch_imp_reject(im, line, "", err, NULL, 0, false);
-            continue;
-        }
-        if (!have_header) {
-            have_header = true;
-            hlen = bch_imp_header_text(&r, header, sizeof(header));
-            bch_imp_map_header(&r.csv, tt_cols, C_N, col);
-            hourly = col[C_TIME] >= 0;
-            if (col[C_GID] < 0 || col[C_ACTUEL] < 0 || (!hourly && col[C_MDATE] < 0)) {
-                rc = bch_imp_reject(im, 0, "",
-                                    "not a ci_tpstj_a file: the header lacks gid, actuel and "
-                                    "time or mdate",
-                                    header, hlen, false);
-                if (rc == 0) {
-                    rc = BCH_ERR_INPUT;
-                }
-                break;
-            }
-            format = hourly ? "csv-hourly" : "csv-live";
-            continue;
-        }
-        rc = csv_row(im, &r, col, line, hourly);
+        rc = csv_step(im, &r, &cs, n, line, err);
     }
     bch_imp_csv_close(&r);
     if (rc == 0 || rc == BCH_ERR_INPUT) {
-        int drc = bch_imp_source_done(im, format, have_header ? header : NULL, hlen);
+        int drc = bch_imp_source_done(im, cs.format, cs.have_header ? cs.header : NULL, cs.hlen);
 
         if (drc) {
             return drc;
@@ -264,6 +326,32 @@ static int csv_file(struct bch_imp *im, const char *path)
     if (rc == 0 && !im->opt->quiet) {
         bch_info("import", "%s: %ld rows, %ld rejected", path, im->file_rows, im->file_rejected);
     }
+    return rc;
+}
+
+/* A CSV payload held in memory (the whole of it is one region). */
+static int csv_buffer(struct bch_imp *im, const char *data, size_t len, struct csv_state *cs)
+{
+    struct bch_imp_csv r;
+    const char *d = data;
+    size_t dn = len;
+    char err[256];
+    int rc = 0, n;
+
+    memset(&r, 0, sizeof(r));
+    if (dn >= 3 && (unsigned char)d[0] == 0xEF && (unsigned char)d[1] == 0xBB &&
+        (unsigned char)d[2] == 0xBF) {
+        d += 3;
+        dn -= 3;
+    }
+    r.sep = bch_csv_sniff_sep(d, dn);
+    r.first_line = 1;
+    bch_csv_init(&r.csv, data, len, r.sep);
+    r.have_chunk = true;
+    while (rc == 0 && (n = bch_csv_next(&r.csv, err, sizeof(err))) != 0) {
+        rc = csv_step(im, &r, cs, n, r.csv.line, err);
+    }
+    bch_csv_release(&r.csv);
     return rc;
 }
 
@@ -305,11 +393,35 @@ static int json_corridor(struct bch_imp *im, long pos, json_t *rec, json_t *geom
     return rc;
 }
 
+/* Rejects a record for field, keeping the offending member (a string as is,
+ * anything else as compact JSON; nothing when absent). */
+static int reject_member(struct bch_imp *im, long pos, const char *field, const char *reason,
+                         json_t *v)
+{
+    char *text = NULL;
+    const char *s = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+        n = json_string_length(v);
+    } else if (v) {
+        text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        s = text;
+        n = text ? strlen(text) : 0;
+    }
+    rc = bch_imp_reject(im, pos, field, reason, s, n, false);
+    free(text);
+    return rc;
+}
+
 static int json_record(void *ctx, long pos, json_t *rec, json_t *geom, json_t *outer)
 {
     struct json_ctx *jc = ctx;
     struct bch_imp *im = jc->im;
     json_t *m = get2(rec, "bm_mdate", "mdate");
+    json_t *v;
     char label[256];
     int64_t gid, ident;
     double actuel, ref;
@@ -323,22 +435,31 @@ static int json_record(void *ctx, long pos, json_t *rec, json_t *geom, json_t *o
         return json_corridor(im, pos, rec, geom);
     }
     im->st->rows++; /* samples only: corridors are not data rows */
-    if (bch_json_int64(get2(rec, "bm_gid", "gid"), &gid) != BCH_CELL_OK || gid <= 0) {
-        return bch_imp_reject(im, pos, "bm_gid", "missing or not a positive whole number", NULL, 0,
-                              false);
+    v = get2(rec, "bm_gid", "gid");
+    if (bch_json_int64(v, &gid) != BCH_CELL_OK || gid <= 0) {
+        return reject_member(im, pos, "bm_gid", "missing or not a positive whole number", v);
     }
     if (!json_is_string(m) ||
         bch_time_parse(json_string_value(m), json_string_length(m), false, &at, NULL, 0)) {
-        return bch_imp_reject(im, pos, "bm_mdate", "missing or not an ISO-8601 time", NULL, 0,
-                              false);
+        return reject_member(im, pos, "bm_mdate", "missing or not an ISO-8601 time", m);
     }
-    if (bch_json_double(get2(rec, "bm_actuel", "actuel"), false, &actuel) != BCH_CELL_OK ||
-        actuel <= 0) {
-        return bch_imp_reject(im, pos, "bm_actuel", "missing or not a positive number", NULL, 0,
-                              false);
+    v = get2(rec, "bm_actuel", "actuel");
+    if (bch_json_double(v, false, &actuel) != BCH_CELL_OK || actuel <= 0) {
+        return reject_member(im, pos, "bm_actuel", "missing or not a positive number", v);
     }
-    if (bch_json_double(get2(rec, "bm_ref", "ref"), false, &ref) != BCH_CELL_OK) {
+    /* As in the CSV: ref may be missing (no "vs usual"), not negative or text. */
+    v = get2(rec, "bm_ref", "ref");
+    switch (bch_json_double(v, false, &ref)) {
+    case BCH_CELL_OK:
+        if (ref < 0) {
+            return reject_member(im, pos, "bm_ref", "negative", v);
+        }
+        break;
+    case BCH_CELL_NULL:
         ref = NAN;
+        break;
+    default:
+        return reject_member(im, pos, "bm_ref", "not a number", v);
     }
     if (bch_json_int64(get2(rec, "bm_ident", "ident"), &ident) != BCH_CELL_OK) {
         ident = gid + IDENT_OFFSET;
@@ -348,14 +469,46 @@ static int json_record(void *ctx, long pos, json_t *rec, json_t *geom, json_t *o
     return rc ? rc : put_sample(im, gid, at, 0, actuel, ref);
 }
 
-static int json_file(struct bch_imp *im, const char *path)
+/*
+ * The records of a JSON payload: 0, BCH_ERR_INPUT when it is not JSON
+ * (*unparsed set) or not an Opendatasoft payload (both recorded), or the
+ * first warehouse error.  *corridors counts the corridor features read.
+ */
+static int json_buffer(struct bch_imp *im, const char *data, size_t len, int *corridors,
+                       bool *unparsed)
 {
     struct json_ctx jc = {im, 0, 0};
-    struct bch_buf b;
     json_error_t jerr;
-    json_t *root;
+    json_t *root = json_loadb(data, len, 0, &jerr);
     char err[512];
-    bool skip;
+    int rc;
+
+    *corridors = 0;
+    *unparsed = false;
+    if (!root) {
+        *unparsed = true;
+        snprintf(err, sizeof(err), "not JSON: %s (line %d)", jerr.text, jerr.line);
+        rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
+        return rc ? rc : BCH_ERR_INPUT;
+    }
+    rc = bch_imp_json_records(root, json_record, &jc);
+    json_decref(root);
+    *corridors = jc.corridors;
+    if (rc == -1) { /* none of the shapes (the record callbacks return bch_err codes) */
+        rc = bch_imp_reject(im, 0, "", "not an Opendatasoft payload or GeoJSON", NULL, 0, false);
+        if (rc == 0) {
+            rc = BCH_ERR_INPUT;
+        }
+    }
+    return rc;
+}
+
+static int json_file(struct bch_imp *im, const char *path)
+{
+    struct bch_buf b;
+    char err[512];
+    bool skip, unparsed;
+    int corridors;
     int rc = bch_imp_source(im, path, "ci_tpstj_a", "json", &skip);
 
     if (rc || skip) {
@@ -365,23 +518,13 @@ static int json_file(struct bch_imp *im, const char *path)
         rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
         return rc ? rc : BCH_ERR_INPUT;
     }
-    root = json_loadb(b.data, b.len, 0, &jerr);
+    rc = json_buffer(im, b.data, b.len, &corridors, &unparsed);
     bch_buf_release(&b);
-    if (!root) {
-        snprintf(err, sizeof(err), "not JSON: %s (line %d)", jerr.text, jerr.line);
-        rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
-        return rc ? rc : BCH_ERR_INPUT;
-    }
-    rc = bch_imp_json_records(root, json_record, &jc);
-    json_decref(root);
-    if (rc < 0) {
-        rc = bch_imp_reject(im, 0, "", "not an Opendatasoft payload or GeoJSON", NULL, 0, false);
-        if (rc == 0) {
-            rc = BCH_ERR_INPUT;
-        }
+    if (unparsed) {
+        return rc; /* left incomplete: read again next time */
     }
     if (rc == 0 || rc == BCH_ERR_INPUT) {
-        int drc = bch_imp_source_done(im, jc.corridors ? "geojson" : "json", NULL, 0);
+        int drc = bch_imp_source_done(im, corridors ? "geojson" : "json", NULL, 0);
 
         if (drc) {
             return drc;
@@ -391,6 +534,72 @@ static int json_file(struct bch_imp *im, const char *path)
         bch_info("import", "%s: %ld records, %ld rejected", path, im->file_rows, im->file_rejected);
     }
     return rc;
+}
+
+/* ------------------------------------------------- payloads in memory */
+
+int bch_imp_travel_payload(struct bch_imp *im, const char *data, size_t len)
+{
+    struct travel *t = T(im);
+    struct csv_state cs;
+    const char *format;
+    size_t i = 0;
+    int rc;
+
+    t->track = true;
+    t->nkeys = 0;
+    csv_state_init(&cs);
+    if (len >= 3 && (unsigned char)data[0] == 0xEF && (unsigned char)data[1] == 0xBB &&
+        (unsigned char)data[2] == 0xBF) {
+        i = 3;
+    }
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n')) {
+        i++;
+    }
+    if (i < len && (data[i] == '{' || data[i] == '[')) {
+        int corridors;
+        bool unparsed;
+
+        rc = json_buffer(im, data, len, &corridors, &unparsed);
+        format = corridors ? "geojson" : "json";
+    } else {
+        rc = csv_buffer(im, data, len, &cs);
+        format = cs.format;
+    }
+    if (rc == 0 || rc == BCH_ERR_INPUT) {
+        int drc = bch_imp_source_done(im, format, cs.have_header ? cs.header : NULL, cs.hlen);
+
+        if (drc) {
+            return drc;
+        }
+    }
+    return rc;
+}
+
+int bch_imp_travel_summary(struct bch_imp *im, bch_time *newest, long *unhealthy)
+{
+    struct travel *t = T(im);
+    sqlite3_stmt *st =
+        bch_db_prepare(im->db, "SELECT flags FROM travel_time WHERE gid = ? AND at = ?");
+
+    *newest = BCH_TIME_NONE;
+    *unhealthy = 0;
+    if (!st) {
+        return BCH_ERR_DB;
+    }
+    for (size_t i = 0; i < t->nkeys; i++) {
+        if (*newest == BCH_TIME_NONE || t->keys[i].at > *newest) {
+            *newest = t->keys[i].at;
+        }
+        sqlite3_bind_int64(st, 1, t->keys[i].gid);
+        sqlite3_bind_int64(st, 2, t->keys[i].at);
+        if (sqlite3_step(st) == SQLITE_ROW && (sqlite3_column_int(st, 0) & T_HEALTH) != 0) {
+            (*unhealthy)++;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return 0;
 }
 
 /* ---------------------------------------------------- health flags */
@@ -680,6 +889,7 @@ static void release(struct bch_imp *im)
     sqlite3_finalize(t->get);
     sqlite3_finalize(t->upd);
     sqlite3_finalize(t->cor_up);
+    free(t->keys);
     free(t);
     im->kind_state = NULL;
 }

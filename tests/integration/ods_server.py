@@ -4,7 +4,13 @@
 Python 3.11 standard library only. Integration tests start it on 127.0.0.1 and
 point the bouchon binary's --base-url at it. It serves the recorded ci_trafi_l
 snapshots of tests/fixtures/api/ (derived from real Bordeaux Métropole open data,
-see the README.md there) and injects faults on demand.
+see the README.md there) and injects faults on demand. It also serves ci_tpstj_a
+(live travel times, 16 corridors) from the real snapshot
+shared/data/bordeaux/ci_tpstj_a_2025-12-17T1405Z.csv (--travel-csv; $BOUCHON_SHARED
+names the shared folder, default <repo>/../shared), converted to the v2.1 shapes:
+bm_gid, bm_ident, bm_actuel and bm_ref as JSON integers, bm_libelle, bm_cdate and
+bm_mdate as strings, no geometry (GeoJSON features have "geometry": null). Without
+that file the dataset is not served (a warning on stderr).
 
     python3 tests/integration/ods_server.py --port 0 [--scenario NAME] [--snapshot 0950|1000]
 
@@ -28,8 +34,9 @@ Endpoints (DATA_FORMATS.md §1.1):
                     with underscores, plus "reset_counters": true and "clear_requests": true.
                     Setting "scenario" (even to the same value) restarts the fault counters.
   GET  /__requests  JSON list of the API requests received so far (control calls excluded):
-                    seq, time (epoch s), time_iso, method, path, query (raw), params,
-                    auth_header (bool), scenario, snapshot, fault, status (None while pending).
+                    seq, time (epoch s), time_iso, method, path, dataset (None off the
+                    API routes), query (raw), params, auth_header (bool), scenario,
+                    snapshot, fault, status (None while pending).
                     Values of apikey (in query and params) are replaced by "<redacted>".
   DELETE /__requests  clears that list.
 
@@ -40,7 +47,9 @@ answers 429 with the quota body below.
 
 Scenarios (--scenario or POST /__control). "First N" means the first N API requests
 (records or exports, any dataset) since the scenario was set; N is --fail-count
-(default 2), and a negative N means every request.
+(default 2), and a negative N means every request. --fault-dataset ID (control key
+"fault_dataset", null for any) confines every scenario, fault and data alike, to the
+requests for dataset ID: the others are served normally and not counted in N.
   normal                 recorded data, no fault.
   rate_limited           first N: HTTP 429, "Retry-After: <retry_after>" (default 1),
                          X-RateLimit-Remaining: 0, JSON quota body. Then normal.
@@ -75,8 +84,16 @@ Scenarios (--scenario or POST /__control). "First N" means the first N API reque
                          694 records; even-numbered ones see the dataset without the record
                          --target-gid (default: the lowest gid, 1081), total_count 693, so
                          every later offset shifts by one. Exports unchanged.
-The data scenarios (empty ... shifting) apply to every request, not only the first N.
---snapshot / "snapshot" chooses which recorded snapshot is served.
+  bad_value              the record with gid --target-gid (default: the lowest gid) has field
+                         --bad-field (default etat) set to --bad-value (default "BLOQUE"),
+                         read as a JSON literal when it is one (-60 is a number, "\"12\"" a
+                         string, abc the string abc); e.g. --fault-dataset ci_tpstj_a
+                         --bad-field bm_actuel --bad-value -60.
+The data scenarios (empty ... bad_value) apply to every request, not only the first N.
+The gid of a record is its "gid" field, or "bm_gid" for ci_tpstj_a; all_unknown and
+unknown_state only touch records that have an etat.
+--snapshot / "snapshot" chooses which recorded snapshot is served (a dataset with
+one snapshot, as ci_tpstj_a, serves it whatever the choice).
 
 --require-apikey KEY: API requests without apikey=KEY in the query or the header
 "Authorization: Apikey KEY" get HTTP 401 with a JSON error body.
@@ -96,6 +113,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 import signal
 import sys
@@ -113,6 +131,7 @@ ROUTE = re.compile(r"^/api/explore/v2\.1/catalog/datasets/([^/]+)/(records|expor
 SCENARIOS = (
     "normal", "rate_limited", "server_error_then_ok", "timeout", "truncated", "html_error",
     "empty", "missing_field", "unknown_state", "all_unknown", "total_count_mismatch", "shifting",
+    "bad_value",
 )
 FAULT_SCENARIOS = ("rate_limited", "server_error_then_ok", "timeout", "truncated", "html_error")
 EXPORT_FORMATS = ("json", "geojson", "csv")
@@ -121,6 +140,15 @@ MAX_LIMIT = 100
 MAX_WINDOW = 10000
 CSV_LABELS = {"geo_point_2d": "Geo Point", "geo_shape": "Geo Shape"}
 JSON_TYPE = "application/json; charset=utf-8"
+REPO_ROOT = HERE.parents[1]
+TRAVEL_DATASET = "ci_tpstj_a"
+TRAVEL_FILE = "ci_tpstj_a_2025-12-17T1405Z.csv"
+TRAVEL_INTS = ("bm_gid", "bm_ident", "bm_actuel", "bm_ref")
+
+
+def default_travel_csv():
+    shared = Path(os.environ.get("BOUCHON_SHARED") or REPO_ROOT.parent / "shared")
+    return shared / "data" / "bordeaux" / TRAVEL_FILE
 
 
 # --------------------------------------------------------------------------------------
@@ -144,12 +172,54 @@ class Snapshot:
         self.csv_header = list(reader.fieldnames)
         self.csv_rows = list(reader)
         self.fields = list(self.csv_header)
+        self.key = "gid"
         self.gids = sorted(r["gid"] for r in self.records)
 
 
-def load_store(fixtures):
-    """{dataset: {snap: Snapshot}} from files named <dataset>_<snap>.records.json."""
+class TravelSnapshot:
+    """The live ci_tpstj_a snapshot of a real CSV (bm_ fields), in the four served shapes:
+    records and export JSON with the integer fields typed, GeoJSON features without geometry,
+    and the CSV as read."""
+
+    def __init__(self, path):
+        text = Path(path).read_bytes().decode("utf-8")
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=";")
+        self.csv_header = list(reader.fieldnames)
+        self.csv_rows = list(reader)
+        self.fields = list(self.csv_header)
+        self.key = "bm_gid"
+        self.records = [{name: typed(name, row[name]) for name in self.csv_header}
+                        for row in self.csv_rows]
+        self.records.sort(key=lambda r: r["bm_gid"])
+        self.export_json = [dict(r) for r in self.records]
+        self.features = [{"type": "Feature", "geometry": None, "properties": dict(r)}
+                         for r in self.records]
+        self.gids = [r["bm_gid"] for r in self.records]
+
+
+def typed(name, cell):
+    if name in TRAVEL_INTS and re.fullmatch(r"-?\d+", cell or ""):
+        return int(cell)
+    return None if cell == "" else cell
+
+
+def travel_snapshot_name(path):
+    m = re.search(r"T(\d{4})Z?\.csv$", Path(path).name)
+    return m.group(1) if m else "live"
+
+
+def load_store(fixtures, travel_csv=None):
+    """{dataset: {snap: Snapshot}} from files named <dataset>_<snap>.records.json, plus
+    ci_tpstj_a from travel_csv when that file exists."""
     store = {}
+    if travel_csv:
+        if Path(travel_csv).is_file():
+            store[TRAVEL_DATASET] = {travel_snapshot_name(travel_csv): TravelSnapshot(travel_csv)}
+        else:
+            print(f"ods_server: {travel_csv} not found: {TRAVEL_DATASET} is not served",
+                  file=sys.stderr)
     for path in sorted(fixtures.glob("*.records.json")):
         stem = path.name[: -len(".records.json")]
         dataset, _, snap = stem.rpartition("_")
@@ -452,7 +522,8 @@ OPTION_TYPES = {
     "timeout_mode": str, "truncate_mode": str, "html_status": int, "error_status": str,
     "retry_after": int, "target_gid": (int, type(None)), "missing_field": str,
     "unknown_value": str, "claimed_total": int, "rate_limit": int,
-    "require_apikey": (str, type(None)),
+    "require_apikey": (str, type(None)), "fault_dataset": (str, type(None)),
+    "bad_field": str, "bad_value": str,
 }
 
 
@@ -560,16 +631,35 @@ def base_rows(snapshot, kind):
             "geojson": snapshot.features, "csv": snapshot.csv_rows}[kind]
 
 
-def scenario_rows(opts, snapshot, kind):
+def bad_literal(text):
+    """--bad-value as served in JSON: a JSON literal when it parses as one, else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def scenario_rows(opts, snapshot, kind, dataset=None):
     rows = base_rows(snapshot, kind)
     scen = opts["scenario"]
     flat = KIND_FLAT[kind]
+    if opts.get("fault_dataset") and dataset != opts["fault_dataset"]:
+        return rows
     if scen == "empty":
         return []
     if scen == "all_unknown":
         def set_unknown(d, _csv):
             d["etat"] = "INCONNU"
-        return [replaced(kind, r, set_unknown) for r in rows]
+        return [replaced(kind, r, set_unknown) if "etat" in flat(r) else r for r in rows]
+    if scen == "bad_value":
+        target = opts["target_gid"] if opts["target_gid"] is not None else snapshot.gids[0]
+        field, value = opts["bad_field"], bad_literal(opts["bad_value"])
+
+        def set_bad(d, is_csv):
+            d[field] = (value if isinstance(value, str) else json.dumps(value)) if is_csv \
+                else value
+        return [replaced(kind, r, set_bad) if str(flat(r).get(snapshot.key)) == str(target)
+                else r for r in rows]
     if scen in ("missing_field", "unknown_state"):
         target = opts["target_gid"]
         if target is None:
@@ -578,13 +668,14 @@ def scenario_rows(opts, snapshot, kind):
 
         def alter(d, is_csv):
             if scen == "unknown_state":
-                d["etat"] = value
+                if "etat" in d:
+                    d["etat"] = value
             elif is_csv:
                 d[field] = ""
             else:
                 d.pop(field, None)
-        return [replaced(kind, r, alter) if str(flat(r).get("gid")) == str(target) else r
-                for r in rows]
+        return [replaced(kind, r, alter) if str(flat(r).get(snapshot.key)) == str(target)
+                else r for r in rows]
     return rows
 
 
@@ -721,9 +812,13 @@ class Handler(BaseHTTPRequestHandler):
         logged_params = {k: ("<redacted>" if k == "apikey" else (v[0] if len(v) == 1 else v))
                          for k, v in params.items()}
         now = time.time()
+        m = ROUTE.match(path)
+        dataset = m.group(1) if m else None
         with st.lock:
             opts = dict(st.opts)
-            st.fault_counter += 1
+            targeted = not opts["fault_dataset"] or dataset == opts["fault_dataset"]
+            if targeted:
+                st.fault_counter += 1
             k = st.fault_counter
             st.quota_used += 1
             quota_used = st.quota_used
@@ -733,6 +828,7 @@ class Handler(BaseHTTPRequestHandler):
                 "time_iso": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(),
                 "method": self.command,
                 "path": path,
+                "dataset": dataset,
                 "query": re.sub(r"(^|&)(apikey=)[^&]*", r"\1\2<redacted>", query),
                 "params": logged_params,
                 "auth_header": "Authorization" in self.headers,
@@ -744,7 +840,7 @@ class Handler(BaseHTTPRequestHandler):
             st.requests.append(entry)
         scen = opts["scenario"]
         n = opts["fail_count"]
-        active = scen in FAULT_SCENARIOS and (n < 0 or k <= n)
+        active = targeted and scen in FAULT_SCENARIOS and (n < 0 or k <= n)
         if active:
             entry["fault"] = scen
 
@@ -857,7 +953,7 @@ class Handler(BaseHTTPRequestHandler):
         if "group_by" in single:
             raise rest_error("group_by is not supported by this stand-in server.")
         if m.group(2) == "records":
-            return self.records(opts, snapshot, params, single)
+            return self.records(opts, dataset, snapshot, params, single)
         fmt = m.group(3)
         if fmt not in EXPORT_FORMATS:
             raise ApiError(400, {"error_code": "InvalidRESTParameterError",
@@ -882,7 +978,7 @@ class Handler(BaseHTTPRequestHandler):
             rows = sort_rows(rows, parse_order_by(order, snapshot.fields), flat)
         return rows
 
-    def records(self, opts, snapshot, params, single):
+    def records(self, opts, dataset, snapshot, params, single):
         limit = parse_int(single, "limit", 10)
         offset = parse_int(single, "offset", 0)
         if limit < -1 or limit > MAX_LIMIT:
@@ -897,17 +993,20 @@ class Handler(BaseHTTPRequestHandler):
             raise rest_error(f"Invalid value for sum of offset + limit API parameter: "
                              f"{offset + limit} was found but <= {MAX_WINDOW} is expected.")
         select = parse_select(single.get("select", ""), snapshot.fields)
-        rows = scenario_rows(opts, snapshot, "records")
+        rows = scenario_rows(opts, snapshot, "records", dataset)
         extra = 0
-        if opts["scenario"] == "total_count_mismatch":
+        scen = opts["scenario"]
+        if opts["fault_dataset"] and dataset != opts["fault_dataset"]:
+            scen = "normal"
+        if scen == "total_count_mismatch":
             extra = opts["claimed_total"] - len(rows)
-        elif opts["scenario"] == "shifting":
+        elif scen == "shifting":
             with self.state.lock:
                 self.state.records_counter += 1
                 nth = self.state.records_counter
             if nth % 2 == 0:
                 target = opts["target_gid"] if opts["target_gid"] is not None else snapshot.gids[0]
-                rows = [r for r in rows if r["gid"] != target]
+                rows = [r for r in rows if r[snapshot.key] != target]
         rows = self.filtered("records", rows, snapshot, params, single)
         page = rows[offset: offset + limit]
         if select is not None:
@@ -928,7 +1027,8 @@ class Handler(BaseHTTPRequestHandler):
             raise rest_error(f"Invalid value for sum of offset + limit API parameter: "
                              f"{offset + max(limit, 0)} was found but <= {MAX_WINDOW} is expected.")
         select = parse_select(single.get("select", ""), snapshot.fields)
-        rows = self.filtered(fmt, scenario_rows(opts, snapshot, fmt), snapshot, params, single)
+        rows = self.filtered(fmt, scenario_rows(opts, snapshot, fmt, dataset), snapshot, params,
+                             single)
         rows = rows[offset:] if limit == -1 else rows[offset: offset + limit]
         disposition = [("Content-Disposition", f'attachment; filename="{dataset}.{fmt}"')]
         if fmt == "json":
@@ -974,6 +1074,8 @@ def build_parser():
                                              "API v2.1 (Bordeaux Métropole ci_trafi_l).")
     ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: a free one)")
     ap.add_argument("--fixtures", default=str(DEFAULT_FIXTURES), help="recorded payloads folder")
+    ap.add_argument("--travel-csv", default=str(default_travel_csv()),
+                    help=f"real live {TRAVEL_DATASET} snapshot served as that dataset")
     ap.add_argument("--scenario", default="normal", choices=SCENARIOS)
     ap.add_argument("--snapshot", default="0950", help="recorded snapshot served (0950, 1000)")
     ap.add_argument("--fail-count", type=int, default=2,
@@ -994,13 +1096,18 @@ def build_parser():
     ap.add_argument("--rate-limit", type=int, default=10000,
                     help="X-RateLimit-Limit; requests beyond it get 429")
     ap.add_argument("--require-apikey", metavar="KEY", default=None)
+    ap.add_argument("--fault-dataset", metavar="ID", default=None,
+                    help="scenarios hit only the requests for this dataset (default: any)")
+    ap.add_argument("--bad-field", default="etat", help="bad_value: field altered")
+    ap.add_argument("--bad-value", default="BLOQUE",
+                    help="bad_value: value set (a JSON literal, else text)")
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
     return ap
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    store = load_store(Path(args.fixtures))
+    store = load_store(Path(args.fixtures), args.travel_csv)
     opts = {name: getattr(args, name) for name in OPTION_TYPES}
     try:
         state = State(store, opts)
