@@ -7,6 +7,12 @@
 #include "core/log.h"
 #include "sources/ods.h"
 
+const char *bch_ods_key_field(const char *dataset)
+{
+    /* The travel-time corridors prefix every field with bm_ (DATA_FORMATS.md). */
+    return strcmp(dataset, "ci_tpstj_a") == 0 ? "bm_gid" : "gid";
+}
+
 static int make_url(char *url, size_t cap, const char *base, const char *dataset, const char *tail)
 {
     size_t blen = strlen(base);
@@ -82,6 +88,7 @@ static int pull_once(const char *base, const char *dataset, int limit,
                      struct bch_ods_stats *st, char *err, size_t errlen)
 {
     char tail[256], url[2048];
+    const char *keyf = bch_ods_key_field(dataset);
     long offset = 0;
     json_t *seen = json_object();
     int rc = 0;
@@ -97,7 +104,8 @@ static int pull_once(const char *base, const char *dataset, int limit,
             rc = 2; /* past the API window: caller falls back to the export */
             break;
         }
-        snprintf(tail, sizeof(tail), "records?limit=%d&offset=%ld&order_by=gid", limit, offset);
+        snprintf(tail, sizeof(tail), "records?limit=%d&offset=%ld&order_by=%s", limit, offset,
+                 keyf);
         if (make_url(url, sizeof(url), base, dataset, tail)) {
             snprintf(err, errlen, "base URL too long");
             rc = BCH_ERR_USAGE;
@@ -124,13 +132,13 @@ static int pull_once(const char *base, const char *dataset, int limit,
         }
         for (size_t i = 0; i < json_array_size(items); i++) {
             json_t *rec = json_array_get(items, i);
-            json_t *gid = json_object_get(rec, "gid");
+            json_t *gid = json_object_get(rec, keyf);
             char key[32];
 
             if (json_is_integer(gid)) {
                 snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, json_integer_value(gid));
                 if (json_object_get(seen, key)) {
-                    snprintf(err, errlen, "gid %s seen on two pages", key);
+                    snprintf(err, errlen, "%s %s seen on two pages", keyf, key);
                     rc = 1;
                     break;
                 }

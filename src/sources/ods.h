@@ -3,11 +3,11 @@
  *
  * Records: GET {base}/api/explore/v2.1/catalog/datasets/{id}/records with
  * limit <= 100 and offset + limit <= 10000 (the API's own limits), ordered
- * by gid so that pages do not overlap.  Every page must announce the same
- * total_count, and the pages together must hold exactly total_count records
- * with distinct gids; otherwise the dataset changed while paging and the
- * pull starts again (twice at most).  Datasets above 10000 records are
- * fetched through the export endpoint instead, which has no row cap.
+ * by the dataset's key (bch_ods_key_field()) so that pages do not overlap.
+ * Every page must announce the same total_count, and the pages together
+ * must hold exactly total_count records with distinct keys; otherwise the dataset changed while
+ * paging and the pull starts again (twice at most).  Datasets above 10000 records are fetched
+ * through the export endpoint instead, which has no row cap.
  *
  * Exports: GET .../exports/{json|csv|geojson}, the whole dataset at once.
  */
@@ -28,6 +28,9 @@ struct bch_ods_stats {
     int requests;     /* HTTP requests made, retries included */
     double elapsed_s;
 };
+
+/* The record key of dataset: "bm_gid" for ci_tpstj_a, "gid" for the others. */
+const char *bch_ods_key_field(const char *dataset);
 
 /*
  * Fetches every record of dataset into out as one records page

@@ -369,3 +369,19 @@ def test_stand_in_serves_the_real_travel_times(bouchon):
                        "bm_libelle": row["bm_libelle"], "bm_actuel": int(row["bm_actuel"]),
                        "bm_ref": int(row["bm_ref"]), "bm_cdate": row["bm_cdate"],
                        "bm_mdate": row["bm_mdate"]}
+
+
+def test_fetch_pages_the_travel_times_by_their_own_key(tmp_path, bouchon):
+    """`bouchon fetch --dataset ci_tpstj_a` orders the records pages by bm_gid (the dataset has
+    no gid field: the stand-in, like the portal, refuses order_by=gid) and checks the keys."""
+    rows = real_rows()
+    out = tmp_path / "tt.json"
+    with OdsServer() as ods:
+        res = run_bouchon("fetch", "--dataset", TRAVEL, "--base-url", ods.base_url,
+                          "-o", str(out), timeout=60)
+        reqs = travel_requests(ods)
+    assert res.returncode == 0, res.stderr
+    assert reqs and all(q["params"].get("order_by") in ("bm_gid", ["bm_gid"]) for q in reqs)
+    page = json.loads(out.read_text())
+    assert page["total_count"] == len(rows) == 16
+    assert sorted(r["bm_gid"] for r in page["results"]) == sorted(int(r["bm_gid"]) for r in rows)
