@@ -148,42 +148,22 @@ static int bad_number(struct bch_imp *im, long line, int k, enum bch_cell rc, co
 static int csv_file(struct bch_imp *im, const char *path, int year)
 {
     struct bch_imp_csv r;
-    char err[256], header[1024];
     int col[K_N];
-    size_t hlen = 0;
-    bool have_header = false;
     long line;
-    int rc = 0, n;
+    int rc = bch_imp_csv_open_file(im, &r, path);
 
-    if (bch_imp_csv_open(&r, path, err, sizeof(err))) {
-        rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
-        return rc ? rc : BCH_ERR_INPUT;
+    if (rc) {
+        return rc;
     }
-    while (rc == 0 && (n = bch_imp_csv_next(&r, &line, err, sizeof(err))) != 0) {
+    while (rc == 0 && bch_imp_csv_row(im, &r, &line, &rc)) {
         struct count_row row;
         struct bch_csv_field f;
 
-        if (n == -2) {
-            rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
-            rc = rc ? rc : BCH_ERR_INPUT;
-            break;
-        }
-        if (n == -1) {
-            im->st->rows++;
-            rc = bch_imp_reject(im, line, "", err, NULL, 0, false);
-            continue;
-        }
-        if (!have_header) {
-            have_header = true;
-            hlen = bch_imp_header_text(&r, header, sizeof(header));
+        if (r.at_header) {
             bch_imp_map_header(&r.csv, count_cols, K_N, col);
             if (col[K_IDENT] < 0 || col[K_MJO_VAL] < 0) {
-                rc = bch_imp_reject(im, 0, "",
-                                    "not an annual counts file: the header lacks ident and "
-                                    "mjo_val",
-                                    header, hlen, false);
-                rc = rc ? rc : BCH_ERR_INPUT;
-                break;
+                rc = bch_imp_reject_header(
+                    im, &r, "not an annual counts file: the header lacks ident and mjo_val");
             }
             continue;
         }
@@ -223,13 +203,7 @@ static int csv_file(struct bch_imp *im, const char *path, int year)
             rc = store_row(im, &row, year);
         }
     }
-    bch_imp_csv_close(&r);
-    if (rc == 0 || rc == BCH_ERR_INPUT) {
-        int drc = bch_imp_source_done(im, "csv", have_header ? header : NULL, hlen);
-
-        rc = drc ? drc : rc;
-    }
-    return rc;
+    return bch_imp_csv_done(im, &r, "csv", rc);
 }
 
 /* ------------------------------------------------------------ JSON */

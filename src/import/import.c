@@ -464,6 +464,68 @@ void bch_imp_csv_close(struct bch_imp_csv *r)
     r->lines = NULL;
 }
 
+int bch_imp_csv_open_file(struct bch_imp *im, struct bch_imp_csv *r, const char *path)
+{
+    char err[256];
+    int rc;
+
+    if (bch_imp_csv_open(r, path, err, sizeof(err)) == 0) {
+        return 0;
+    }
+    rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
+    return rc ? rc : BCH_ERR_INPUT;
+}
+
+bool bch_imp_csv_row(struct bch_imp *im, struct bch_imp_csv *r, long *line, int *rc)
+{
+    char err[256];
+
+    for (;;) {
+        int n = bch_imp_csv_next(r, line, err, sizeof(err));
+
+        if (n == 0) {
+            return false;
+        }
+        if (n == -2) {
+            *rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
+            *rc = *rc ? *rc : BCH_ERR_INPUT;
+            return false;
+        }
+        if (n == -1) {
+            im->st->rows++;
+            *rc = bch_imp_reject(im, *line, "", err, NULL, 0, false);
+            if (*rc) {
+                return false;
+            }
+            continue;
+        }
+        r->at_header = !r->have_header;
+        if (r->at_header) {
+            r->have_header = true;
+            r->hlen = bch_imp_header_text(r, r->header, sizeof(r->header));
+        }
+        return true;
+    }
+}
+
+int bch_imp_reject_header(struct bch_imp *im, const struct bch_imp_csv *r, const char *why)
+{
+    int rc = bch_imp_reject(im, 0, "", why, r->header, r->hlen, false);
+
+    return rc ? rc : BCH_ERR_INPUT;
+}
+
+int bch_imp_csv_done(struct bch_imp *im, struct bch_imp_csv *r, const char *format, int rc)
+{
+    bch_imp_csv_close(r);
+    if (rc == 0 || rc == BCH_ERR_INPUT) {
+        int drc = bch_imp_source_done(im, format, r->have_header ? r->header : NULL, r->hlen);
+
+        rc = drc ? drc : rc;
+    }
+    return rc;
+}
+
 /* ---------------------------------------------------------- JSON shapes */
 
 json_t *bch_imp_json_get(json_t *obj, const char *name)

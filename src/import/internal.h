@@ -126,12 +126,37 @@ struct bch_imp_csv {
     bool have_chunk;
     long first_line;
     char sep;
+    /* kept by bch_imp_csv_row(), still valid after close */
+    bool have_header, at_header;
+    char header[1024]; /* the header row as text (truncated) */
+    size_t hlen;
 };
 int bch_imp_csv_open(struct bch_imp_csv *r, const char *path, char *err, size_t errlen);
 /* 1 row (fields in r->csv), 0 end, -1 malformed row (skipped; err says why),
  * -2 read error (stop; err says why).  *line is the row's line number. */
 int bch_imp_csv_next(struct bch_imp_csv *r, long *line, char *err, size_t errlen);
 void bch_imp_csv_close(struct bch_imp_csv *r);
+
+/*
+ * The row loop of an import kind's CSV file, with the error discipline of
+ * docs/HISTORY.md written once:
+ *   rc = bch_imp_csv_open_file(im, &r, path);     // unreadable: rejected, rc set
+ *   while (rc == 0 && bch_imp_csv_row(im, &r, &line, &rc)) {
+ *       if (r.at_header) { map it; maybe rc = bch_imp_reject_header(im, &r, why); continue; }
+ *       ... one data row: fields in r.csv, its line number in line ...
+ *   }
+ *   return bch_imp_csv_done(im, &r, format, rc);
+ * bch_imp_csv_row() counts and rejects a malformed row itself and goes on;
+ * a read error is rejected as a whole-file problem and ends the loop with
+ * *rc = BCH_ERR_INPUT; a failed rejection ends it with BCH_ERR_DB.  The first
+ * well-formed row is the header (at_header; its text in r.header).
+ * bch_imp_csv_done() closes r and completes the source unless rc is a
+ * warehouse error; it returns the file's result code.
+ */
+int bch_imp_csv_open_file(struct bch_imp *im, struct bch_imp_csv *r, const char *path);
+bool bch_imp_csv_row(struct bch_imp *im, struct bch_imp_csv *r, long *line, int *rc);
+int bch_imp_reject_header(struct bch_imp *im, const struct bch_imp_csv *r, const char *why);
+int bch_imp_csv_done(struct bch_imp *im, struct bch_imp_csv *r, const char *format, int rc);
 
 /* The header row joined with its separator into buf (truncated); its length. */
 size_t bch_imp_header_text(const struct bch_imp_csv *r, char *buf, size_t len);

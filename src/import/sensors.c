@@ -471,41 +471,23 @@ static int net_row(struct bch_imp *im, const struct bch_imp_csv *r, const int *c
 static int csv_file(struct bch_imp *im, const char *path)
 {
     struct bch_imp_csv r;
-    char err[256], header[1024];
     int ccol[P_N], ncol[N_N];
-    size_t hlen = 0;
-    bool have_header = false, campaigns = false;
+    bool campaigns = false;
     long line;
-    int rc = 0, n;
+    int rc = bch_imp_csv_open_file(im, &r, path);
 
-    if (bch_imp_csv_open(&r, path, err, sizeof(err))) {
-        rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
-        return rc ? rc : BCH_ERR_INPUT;
+    if (rc) {
+        return rc;
     }
-    while (rc == 0 && (n = bch_imp_csv_next(&r, &line, err, sizeof(err))) != 0) {
-        if (n == -2) {
-            rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
-            rc = rc ? rc : BCH_ERR_INPUT;
-            break;
-        }
-        if (n == -1) {
-            im->st->rows++;
-            rc = bch_imp_reject(im, line, "", err, NULL, 0, false);
-            continue;
-        }
-        if (!have_header) {
-            have_header = true;
-            hlen = bch_imp_header_text(&r, header, sizeof(header));
+    while (rc == 0 && bch_imp_csv_row(im, &r, &line, &rc)) {
+        if (r.at_header) {
             bch_imp_map_header(&r.csv, camp_cols, P_N, ccol);
             bch_imp_map_header(&r.csv, net_cols, N_N, ncol);
             campaigns = ccol[P_GID] >= 0 && ccol[P_TV] >= 0;
             if (!campaigns && (ncol[N_COUNT] < 0 || ncol[N_TIME] < 0)) {
-                rc = bch_imp_reject(im, 0, "",
-                                    "not a sensors file: neither campaigns (gid, tmjo_tv) nor "
-                                    "hourly totals (comptage_5m, time)",
-                                    header, hlen, false);
-                rc = rc ? rc : BCH_ERR_INPUT;
-                break;
+                rc = bch_imp_reject_header(im, &r,
+                                           "not a sensors file: neither campaigns (gid, tmjo_tv) "
+                                           "nor hourly totals (comptage_5m, time)");
             }
             continue;
         }
@@ -531,14 +513,7 @@ static int csv_file(struct bch_imp *im, const char *path)
             rc = net_row(im, &r, ncol, line);
         }
     }
-    bch_imp_csv_close(&r);
-    if (rc == 0 || rc == BCH_ERR_INPUT) {
-        int drc = bch_imp_source_done(im, campaigns ? "csv-campaigns" : "csv-hourly-totals",
-                                      have_header ? header : NULL, hlen);
-
-        rc = drc ? drc : rc;
-    }
-    return rc;
+    return bch_imp_csv_done(im, &r, campaigns ? "csv-campaigns" : "csv-hourly-totals", rc);
 }
 
 static int probe_kind(void *ctx, long pos, json_t *rec, json_t *geom, json_t *outer)

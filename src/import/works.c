@@ -247,12 +247,10 @@ static int work_row(struct bch_imp *im, const struct bch_imp_csv *r, const int *
 static int works_file(struct bch_imp *im, const char *path)
 {
     struct bch_imp_csv r;
-    char err[256], header[1024];
     int col[W_N];
-    size_t hlen = 0;
-    bool have_header = false, skip;
+    bool skip;
     long line;
-    int rc, n;
+    int rc;
 
     rc = bch_imp_begin(im);
     if (rc == 0) {
@@ -261,43 +259,22 @@ static int works_file(struct bch_imp *im, const char *path)
     if (rc || skip) {
         return rc;
     }
-    if (bch_imp_csv_open(&r, path, err, sizeof(err))) {
-        rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
-        return rc ? rc : BCH_ERR_INPUT;
+    rc = bch_imp_csv_open_file(im, &r, path);
+    if (rc) {
+        return rc;
     }
-    while (rc == 0 && (n = bch_imp_csv_next(&r, &line, err, sizeof(err))) != 0) {
-        if (n == -2) {
-            rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
-            rc = rc ? rc : BCH_ERR_INPUT;
-            break;
-        }
-        if (n == -1) {
-            im->st->rows++;
-            rc = bch_imp_reject(im, line, "", err, NULL, 0, false);
-            continue;
-        }
-        if (!have_header) {
-            have_header = true;
-            hlen = bch_imp_header_text(&r, header, sizeof(header));
+    while (rc == 0 && bch_imp_csv_row(im, &r, &line, &rc)) {
+        if (r.at_header) {
             bch_imp_map_header(&r.csv, work_cols, W_N, col);
             if (col[W_GID] < 0 || col[W_DEB] < 0) {
-                rc = bch_imp_reject(im, 0, "",
-                                    "not a road works file: the header lacks GID and "
-                                    "DATE_DEBUT_ACTE",
-                                    header, hlen, false);
-                rc = rc ? rc : BCH_ERR_INPUT;
-                break;
+                rc = bch_imp_reject_header(
+                    im, &r, "not a road works file: the header lacks GID and DATE_DEBUT_ACTE");
             }
             continue;
         }
         rc = work_row(im, &r, col, line);
     }
-    bch_imp_csv_close(&r);
-    if (rc == 0 || rc == BCH_ERR_INPUT) {
-        int drc = bch_imp_source_done(im, "csv", have_header ? header : NULL, hlen);
-
-        rc = drc ? drc : rc;
-    }
+    rc = bch_imp_csv_done(im, &r, "csv", rc);
     if (rc == 0 && !im->opt->quiet) {
         bch_info("import", "%s: %ld works, %ld rejected", path, im->file_rows, im->file_rejected);
     }
@@ -358,12 +335,10 @@ static int periods_file(struct bch_imp *im, const char *path)
     static const char *const cols[] = {"deb|start|from|debut", "fin|end|to", "label|libelle"};
     struct bch_imp_csv r;
     sqlite3_stmt *st = NULL;
-    char err[256], header[256];
     int col[3];
-    size_t hlen = 0;
-    bool have_header = false, skip;
+    bool skip;
     long line;
-    int rc, n;
+    int rc;
 
     rc = bch_imp_begin(im);
     if (rc == 0) {
@@ -377,33 +352,20 @@ static int periods_file(struct bch_imp *im, const char *path)
     if (!st) {
         return BCH_ERR_DB;
     }
-    if (bch_imp_csv_open(&r, path, err, sizeof(err))) {
+    rc = bch_imp_csv_open_file(im, &r, path);
+    if (rc) {
         sqlite3_finalize(st);
-        rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
-        return rc ? rc : BCH_ERR_INPUT;
+        return rc;
     }
-    while (rc == 0 && (n = bch_imp_csv_next(&r, &line, err, sizeof(err))) != 0) {
+    while (rc == 0 && bch_imp_csv_row(im, &r, &line, &rc)) {
         struct bch_csv_field fd, ff, fl;
         int64_t d1, d2;
 
-        if (n < 0) {
-            im->st->rows++;
-            rc = bch_imp_reject(im, n == -2 ? 0 : line, "", err, NULL, 0, false);
-            if (n == -2) {
-                rc = rc ? rc : BCH_ERR_INPUT;
-                break;
-            }
-            continue;
-        }
-        if (!have_header) {
-            have_header = true;
-            hlen = bch_imp_header_text(&r, header, sizeof(header));
+        if (r.at_header) {
             bch_imp_map_header(&r.csv, cols, 3, col);
             if (col[0] < 0 || col[1] < 0) {
-                rc = bch_imp_reject(im, 0, "", "not a periods file: the header lacks deb and fin",
-                                    header, hlen, false);
-                rc = rc ? rc : BCH_ERR_INPUT;
-                break;
+                rc = bch_imp_reject_header(im, &r,
+                                           "not a periods file: the header lacks deb and fin");
             }
             continue;
         }
@@ -435,13 +397,8 @@ static int periods_file(struct bch_imp *im, const char *path)
             }
         }
     }
-    bch_imp_csv_close(&r);
     sqlite3_finalize(st);
-    if (rc == 0 || rc == BCH_ERR_INPUT) {
-        int drc = bch_imp_source_done(im, "csv", have_header ? header : NULL, hlen);
-
-        rc = drc ? drc : rc;
-    }
+    rc = bch_imp_csv_done(im, &r, "csv", rc);
     if (rc == 0 && !im->opt->quiet) {
         bch_info("import", "%s: %ld periods, %ld rejected", path, im->file_rows, im->file_rejected);
     }
