@@ -123,7 +123,6 @@ int64_t http_parse_id(const char *s, size_t len);
 /* Per worker thread: its own read-only warehouse connection. */
 struct worker_db {
     sqlite3 *db;
-    sqlite3_stmt *fingerprint;
 };
 
 struct sse_client;
@@ -138,6 +137,13 @@ struct bch_http_server {
     bool db_key_ok;
     struct http_cache cache;
     pthread_mutex_t scrape_lock; /* one /metrics refresh at a time */
+    /* The cache fingerprint (http_fingerprint()), all under fp_lock. */
+    pthread_mutex_t fp_lock;
+    sqlite3 *fp_db;        /* a connection that only reads PRAGMA data_version */
+    sqlite3_stmt *fp_stmt; /* that pragma */
+    bool fp_seen;          /* fp_version holds a value */
+    int64_t fp_version;    /* data_version at the last read */
+    int64_t fp_generation; /* bumped each time fp_version changes */
 
     /* Event streams and the ticker thread that drives them. */
     pthread_mutex_t sse_lock;
@@ -174,6 +180,17 @@ struct http_request {
 /* The calling worker's connection; NULL with a reason in err. */
 struct worker_db *http_worker_db(struct bch_http_server *s, char *err, size_t errlen);
 
+/*
+ * The warehouse fingerprint of a request, read before its read transaction
+ * starts: fp[0] is a generation that changes after every commit to the
+ * warehouse by any connection or process (replay, run, load, import and each
+ * of its batch transactions), fp[1] is 0.  A body built in a transaction that
+ * starts after this call is at least as new as the state the generation
+ * names, so a body cached under it is never older than what a request that
+ * starts after a commit must see.  0, or -1 when the warehouse cannot be read.
+ */
+int http_fingerprint(struct bch_http_server *s, int64_t fp[2]);
+
 /* Fills r with a JSON error {"error":{"status","message"}}. */
 void http_reply_error(struct http_reply *r, unsigned status, const char *fmt, ...) BCH_PRINTF(3, 4);
 /* Fills r with an uncached body (taken). */
@@ -189,6 +206,16 @@ void http_api_hotspots(struct http_request *q, struct http_reply *r);
 void http_api_profile(struct http_request *q, struct http_reply *r);
 void http_api_timeseries(struct http_request *q, struct http_reply *r);
 void http_api_history(struct http_request *q, struct http_reply *r);
+/* The imported history (docs/API.md "History"). */
+void http_api_hist_overview(struct http_request *q, struct http_reply *r);
+void http_api_hist_daily(struct http_request *q, struct http_reply *r);
+void http_api_hist_profile(struct http_request *q, struct http_reply *r);
+void http_api_hist_trend(struct http_request *q, struct http_reply *r);
+void http_api_hist_hotspots(struct http_request *q, struct http_reply *r);
+void http_api_hist_periods(struct http_request *q, struct http_reply *r);
+void http_api_corridors(struct http_request *q, struct http_reply *r);
+void http_api_corridors_geojson(struct http_request *q, struct http_reply *r);
+void http_api_stations(struct http_request *q, struct http_reply *r);
 void http_api_health(struct http_request *q, struct http_reply *r);
 void http_metrics(struct http_request *q, struct http_reply *r);
 /* Creates the metric families (idempotent). */

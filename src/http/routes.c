@@ -3,9 +3,10 @@
  *
  * Every API handler validates its parameters before touching the
  * warehouse, then runs inside one read transaction on the worker's own
- * connection (api_respond()): the warehouse fingerprint is read first, a
- * cached body for (target, fingerprint) is answered at once, else the body
- * is built, rendered and cached.
+ * connection (api_respond()): the warehouse fingerprint is read first
+ * (http_fingerprint(), a generation that every commit changes), a cached
+ * body for (target, fingerprint) is answered at once, else the body is
+ * built, rendered and cached.
  */
 #include "core/compat.h"
 
@@ -16,6 +17,7 @@
 #include "core/metrics.h"
 #include "http/internal.h"
 #include "report/api.h"
+#include "report/history.h"
 #include "report/report.h"
 #include "warehouse/db.h"
 
@@ -32,7 +34,12 @@ struct api_route {
     build_fn build;
     bool cacheable;
     bool summary_format; /* indented like `report --json`, final newline */
+    bool history;        /* reads the tables of migration 2 (`bouchon import`) */
 };
+
+/* The schema a history route needs: a warehouse last written by an older
+ * binary (schema 1) has no history tables until a writer migrates it. */
+#define HISTORY_SCHEMA 2
 
 static int render(json_t *j, bool summary_format, char **out, size_t *len)
 {
@@ -59,23 +66,6 @@ static int render(json_t *j, bool summary_format, char **out, size_t *len)
     return 0;
 }
 
-static int read_fingerprint(struct worker_db *w, int64_t fp[2])
-{
-    sqlite3_stmt *st = w->fingerprint;
-    int rc = sqlite3_step(st);
-
-    fp[0] = fp[1] = INT64_MIN;
-    if (rc == SQLITE_ROW) {
-        for (int i = 0; i < 2; i++) {
-            if (sqlite3_column_type(st, i) != SQLITE_NULL) {
-                fp[i] = sqlite3_column_int64(st, i);
-            }
-        }
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : -1;
-}
-
 static void api_respond(struct http_request *q, struct http_reply *r, const struct api_route *a)
 {
     struct http_params p;
@@ -98,8 +88,14 @@ static void api_respond(struct http_request *q, struct http_reply *r, const stru
         http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the warehouse cannot be read now");
         return;
     }
-    /* One read transaction: every query of the response sees one state. */
-    if (sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK || read_fingerprint(w, fp)) {
+    /* The fingerprint first, then one read transaction (deferred: its
+     * snapshot starts at the first query of the build, later than the
+     * fingerprint), so that every query of the response sees one state. */
+    if (http_fingerprint(q->srv, fp)) {
+        http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the warehouse cannot be read now");
+        return;
+    }
+    if (sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         bch_warn("http", "warehouse read: %s", sqlite3_errmsg(w->db));
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
         http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the warehouse cannot be read now");
@@ -107,6 +103,13 @@ static void api_respond(struct http_request *q, struct http_reply *r, const stru
     }
     if (a->cacheable) {
         e = http_cache_get(&q->srv->cache, q->target, fp);
+    }
+    if (!e && a->history && bch_db_int(w->db, "PRAGMA user_version", 0) < HISTORY_SCHEMA) {
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                         "the warehouse has no history tables yet (schema 1): any 'bouchon "
+                         "replay' or 'bouchon import' on it upgrades it");
+        return;
     }
     if (!e) {
         j = a->build(w->db, q, &p, r);
@@ -289,6 +292,194 @@ static json_t *b_health(sqlite3 *db, const struct http_request *q, const struct 
     return bch_api_health(db, bch_now());
 }
 
+/* ------------------------------------------------------------ history */
+
+/*
+ * The range of a history route: the given bounds, else the first and last
+ * hour of the layer (first, last).  As period(), a defaulted bound never
+ * makes the range empty; with an empty layer it takes the given bound.
+ */
+static void layer_period(const struct http_params *p, bch_time first, bch_time last, bch_time *from,
+                         bch_time *to)
+{
+    *from = p->have & P_FROM ? p->from : first;
+    *to = p->have & P_TO ? p->to : last;
+    if (*from == BCH_TIME_NONE) {
+        *from = *to;
+    } else if (*to == BCH_TIME_NONE) {
+        *to = *from;
+    } else if (*from > *to) {
+        if (!(p->have & P_TO)) {
+            *to = *from;
+        } else {
+            *from = *to;
+        }
+    }
+}
+
+/* Range of the hourly history routes; false on a query error. */
+static bool history_period(sqlite3 *db, const struct http_params *p, bch_time *from, bch_time *to)
+{
+    bch_time first, last;
+
+    if (bch_api_history_bounds(db, &first, &last)) {
+        return false;
+    }
+    layer_period(p, first, last, from, to);
+    return true;
+}
+
+/*
+ * One hourly-layer list over the route's range, which goes to *from, *to.
+ * With nothing in the layer and no range given, the range is null and the
+ * list empty: the builders would read an open range as "everything", which
+ * includes the minute rows of replayed snapshots.
+ */
+static json_t *history_list(sqlite3 *db, const struct http_params *p,
+                            json_t *(*fn)(sqlite3 *, const struct bch_history_query *),
+                            bch_time *from, bch_time *to)
+{
+    struct bch_history_query hq;
+
+    *from = *to = BCH_TIME_NONE;
+    if (!history_period(db, p, from, to)) {
+        return NULL;
+    }
+    if (*from == BCH_TIME_NONE) {
+        return json_array();
+    }
+    bch_api_history_query(&hq, *from, *to, 0);
+    return fn(db, &hq);
+}
+
+static json_t *b_hist_overview(sqlite3 *db, const struct http_request *q,
+                               const struct http_params *p, struct http_reply *r)
+{
+    (void)q;
+    (void)p;
+    (void)r;
+    return bch_api_history_overview(db);
+}
+
+static json_t *b_hist_daily(sqlite3 *db, const struct http_request *q, const struct http_params *p,
+                            struct http_reply *r)
+{
+    bch_time from, to;
+    json_t *days;
+
+    (void)q;
+    (void)r;
+    days = history_list(db, p, bch_history_daily, &from, &to);
+    return with_period(from, to, "days", days);
+}
+
+static json_t *b_hist_profile(sqlite3 *db, const struct http_request *q,
+                              const struct http_params *p, struct http_reply *r)
+{
+    bch_time from, to;
+    json_t *cells;
+
+    (void)q;
+    (void)r;
+    cells = history_list(db, p, bch_history_profile, &from, &to);
+    if (!cells) {
+        return NULL;
+    }
+    return json_pack("{s:o, s:o, s:s, s:o}", "from", bch_json_time(from), "to", bch_json_time(to),
+                     "tz", "Europe/Paris", "cells", cells);
+}
+
+static json_t *b_hist_trend(sqlite3 *db, const struct http_request *q, const struct http_params *p,
+                            struct http_reply *r)
+{
+    bch_time from, to;
+    json_t *months;
+
+    (void)q;
+    (void)r;
+    months = history_list(db, p, bch_history_trend_monthly, &from, &to);
+    return with_period(from, to, "months", months);
+}
+
+static json_t *b_hist_hotspots(sqlite3 *db, const struct http_request *q,
+                               const struct http_params *p, struct http_reply *r)
+{
+    struct bch_history_query hq;
+    bch_time from, to;
+    json_t *hot, *o;
+
+    (void)q;
+    (void)r;
+    if (!history_period(db, p, &from, &to)) {
+        return NULL;
+    }
+    bch_api_history_query(&hq, from, to, p->have & P_LIMIT ? p->limit : HOTSPOTS_DEFAULT_LIMIT);
+    if (from == BCH_TIME_NONE) {
+        hq.from = hq.to = 0; /* nothing to rank: the empty range [0, 0) */
+    }
+    hot = bch_history_hotspots(db, &hq);
+    if (!hot) {
+        return NULL;
+    }
+    o = json_pack("{s:o, s:o}", "from", bch_json_time(from), "to", bch_json_time(to));
+    if (!o || json_object_update(o, hot)) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(hot);
+    return o;
+}
+
+static json_t *b_hist_periods(sqlite3 *db, const struct http_request *q,
+                              const struct http_params *p, struct http_reply *r)
+{
+    struct bch_history_query hq;
+    bch_time from, to;
+
+    (void)q;
+    (void)r;
+    if (!history_period(db, p, &from, &to)) {
+        return NULL;
+    }
+    /* The periods of the `period` table, each with its own windows. */
+    bch_api_history_query(&hq, from, to, 0);
+    return with_period(from, to, "periods", bch_history_periods(db, &hq));
+}
+
+static json_t *b_corridors(sqlite3 *db, const struct http_request *q, const struct http_params *p,
+                           struct http_reply *r)
+{
+    struct bch_history_query hq;
+    bch_time first, last, from, to;
+
+    (void)q;
+    (void)r;
+    if (bch_api_travel_bounds(db, &first, &last)) {
+        return NULL;
+    }
+    layer_period(p, first, last, &from, &to);
+    bch_api_history_query(&hq, from, to, 0);
+    return with_period(from, to, "corridors", bch_history_corridors(db, &hq));
+}
+
+static json_t *b_corridors_geojson(sqlite3 *db, const struct http_request *q,
+                                   const struct http_params *p, struct http_reply *r)
+{
+    (void)q;
+    (void)p;
+    (void)r;
+    return bch_api_corridors_geojson(db);
+}
+
+static json_t *b_stations(sqlite3 *db, const struct http_request *q, const struct http_params *p,
+                          struct http_reply *r)
+{
+    (void)q;
+    (void)p;
+    (void)r;
+    return bch_api_stations(db);
+}
+
 #define RANGE (P_FROM | P_TO)
 
 void http_api_network(struct http_request *q, struct http_reply *r)
@@ -344,6 +535,69 @@ void http_api_timeseries(struct http_request *q, struct http_reply *r)
 void http_api_history(struct http_request *q, struct http_reply *r)
 {
     static const struct api_route a = {RANGE, b_history, true, false};
+
+    api_respond(q, r, &a);
+}
+
+void http_api_hist_overview(struct http_request *q, struct http_reply *r)
+{
+    static const struct api_route a = {0, b_hist_overview, true, false, true};
+
+    api_respond(q, r, &a);
+}
+
+void http_api_hist_daily(struct http_request *q, struct http_reply *r)
+{
+    static const struct api_route a = {RANGE, b_hist_daily, true, false, true};
+
+    api_respond(q, r, &a);
+}
+
+void http_api_hist_profile(struct http_request *q, struct http_reply *r)
+{
+    static const struct api_route a = {RANGE, b_hist_profile, true, false, true};
+
+    api_respond(q, r, &a);
+}
+
+void http_api_hist_trend(struct http_request *q, struct http_reply *r)
+{
+    static const struct api_route a = {RANGE, b_hist_trend, true, false, true};
+
+    api_respond(q, r, &a);
+}
+
+void http_api_hist_hotspots(struct http_request *q, struct http_reply *r)
+{
+    static const struct api_route a = {RANGE | P_LIMIT, b_hist_hotspots, true, false, true};
+
+    api_respond(q, r, &a);
+}
+
+void http_api_hist_periods(struct http_request *q, struct http_reply *r)
+{
+    static const struct api_route a = {RANGE, b_hist_periods, true, false, true};
+
+    api_respond(q, r, &a);
+}
+
+void http_api_corridors(struct http_request *q, struct http_reply *r)
+{
+    static const struct api_route a = {RANGE, b_corridors, true, false, true};
+
+    api_respond(q, r, &a);
+}
+
+void http_api_corridors_geojson(struct http_request *q, struct http_reply *r)
+{
+    static const struct api_route a = {0, b_corridors_geojson, true, false, true};
+
+    api_respond(q, r, &a);
+}
+
+void http_api_stations(struct http_request *q, struct http_reply *r)
+{
+    static const struct api_route a = {0, b_stations, true, false, true};
 
     api_respond(q, r, &a);
 }

@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "http/internal.h"
+#include "report/history.h"
 #include "warehouse/db.h"
 
 #define DEFAULT_LISTEN  "127.0.0.1:8080"
@@ -66,16 +67,12 @@ static void worker_db_free(void *p)
     if (!w) {
         return;
     }
-    sqlite3_finalize(w->fingerprint);
     bch_db_close(w->db);
     free(w);
 }
 
 struct worker_db *http_worker_db(struct bch_http_server *s, char *err, size_t errlen)
 {
-    /* Newest payload and newest snapshot: each load adds a raw_source row. */
-    static const char *fp_sql =
-        "SELECT (SELECT max(source_id) FROM raw_source), (SELECT max(at) FROM snapshot)";
     struct worker_db *w = pthread_getspecific(s->db_key);
 
     if (w) {
@@ -91,13 +88,50 @@ struct worker_db *http_worker_db(struct bch_http_server *s, char *err, size_t er
         free(w);
         return NULL;
     }
-    w->fingerprint = bch_db_prepare(w->db, fp_sql);
-    if (!w->fingerprint || pthread_setspecific(s->db_key, w) != 0) {
+    /* paris_day() and the others, for the history builders (report/history.h). */
+    if (bch_history_register_sql(w->db) || pthread_setspecific(s->db_key, w) != 0) {
         snprintf(err, errlen, "cannot prepare the warehouse connection");
         worker_db_free(w);
         return NULL;
     }
     return w;
+}
+
+/*
+ * SQLite names no state that two connections could compare, but `PRAGMA
+ * data_version` changes on one connection whenever another one committed
+ * since its previous read.  One connection, read under fp_lock at the start
+ * of every API request, therefore sees every commit, in order: the first
+ * read after a commit opens a new generation, and every request that starts
+ * later gets it (or a newer one), with a read transaction that starts after
+ * that commit.  Requests that overlap a commit may build a newer body under
+ * the older generation: fresher than its name, never staler.  Unlike
+ * per-connection counters, one generation is shared by all the workers, so
+ * a commit costs each cached target one rebuild, not one per worker.
+ */
+int http_fingerprint(struct bch_http_server *s, int64_t fp[2])
+{
+    int rc;
+
+    pthread_mutex_lock(&s->fp_lock);
+    rc = sqlite3_step(s->fp_stmt);
+    if (rc == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(s->fp_stmt, 0);
+
+        if (!s->fp_seen || v != s->fp_version) {
+            s->fp_seen = true;
+            s->fp_version = v;
+            s->fp_generation++;
+        }
+        fp[0] = s->fp_generation;
+        fp[1] = 0;
+    }
+    if (rc != SQLITE_ROW) {
+        bch_warn("http", "warehouse fingerprint: %s", sqlite3_errmsg(s->fp_db));
+    }
+    sqlite3_reset(s->fp_stmt); /* ends that read transaction */
+    pthread_mutex_unlock(&s->fp_lock);
+    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------ replies */
@@ -268,6 +302,15 @@ static const struct route routes[] = {
     {"/api/v1/hotspots", http_api_hotspots},
     {"/api/v1/profile", http_api_profile},
     {"/api/v1/timeseries", http_api_timeseries},
+    {"/api/v1/history", http_api_hist_overview},
+    {"/api/v1/history/daily", http_api_hist_daily},
+    {"/api/v1/history/profile", http_api_hist_profile},
+    {"/api/v1/history/trend", http_api_hist_trend},
+    {"/api/v1/history/hotspots", http_api_hist_hotspots},
+    {"/api/v1/history/periods", http_api_hist_periods},
+    {"/api/v1/corridors", http_api_corridors},
+    {"/api/v1/corridors.geojson", http_api_corridors_geojson},
+    {"/api/v1/stations", http_api_stations},
     {"/api/v1/health", http_api_health},
     {"/api/v1/events", http_events},
     {"/healthz", healthz},
@@ -551,9 +594,12 @@ static void free_server(struct bch_http_server *s)
     }
     http_cache_release_all(&s->cache);
     pthread_mutex_destroy(&s->scrape_lock);
+    pthread_mutex_destroy(&s->fp_lock);
     pthread_mutex_destroy(&s->sse_lock);
     pthread_cond_destroy(&s->sse_cond);
     bch_db_close(s->ticker_db);
+    sqlite3_finalize(s->fp_stmt);
+    bch_db_close(s->fp_db);
     free(s->db_path);
     free(s->assets_dir);
     free(s);
@@ -589,6 +635,7 @@ struct bch_http_server *bch_http_start(const struct bch_http_options *o, char *e
     }
     http_cache_init(&s->cache, CACHE_BYTES);
     pthread_mutex_init(&s->scrape_lock, NULL);
+    pthread_mutex_init(&s->fp_lock, NULL);
     pthread_mutex_init(&s->sse_lock, NULL);
     pthread_cond_init(&s->sse_cond, NULL);
     s->latest_at = BCH_TIME_NONE;
@@ -606,6 +653,15 @@ struct bch_http_server *bch_http_start(const struct bch_http_options *o, char *e
     /* The ticker's connection doubles as the check that the warehouse opens. */
     s->ticker_db = bch_db_open(s->db_path, BCH_DB_READONLY, err, errlen);
     if (!s->ticker_db) {
+        goto fail;
+    }
+    s->fp_db = bch_db_open(s->db_path, BCH_DB_READONLY, err, errlen);
+    if (!s->fp_db) {
+        goto fail;
+    }
+    s->fp_stmt = bch_db_prepare(s->fp_db, "PRAGMA data_version");
+    if (!s->fp_stmt) {
+        snprintf(err, errlen, "cannot prepare the warehouse fingerprint");
         goto fail;
     }
     http_metrics_init();

@@ -99,6 +99,67 @@ json_t *bch_api_segment_history(sqlite3 *db, int64_t gid, bch_time from, bch_tim
  */
 json_t *bch_api_health(sqlite3 *db, bch_time now);
 
+/* ---------------------------------------------------------------- history
+ *
+ * The routes over the imported history (docs/API.md "History"): their
+ * bodies are the builders of report/history.h, so that they equal the
+ * sections of `bouchon report --json`; the functions below give the
+ * default ranges, translate the API's inclusive range into the builders'
+ * half-open one, and build the bodies that `report` does not print
+ * (src/report/api_history.c).
+ */
+
+struct bch_history_query;
+
+/*
+ * First and last UTC hour of the imported hourly layer (history_hour, the
+ * hours `bouchon import --kind segment-history` stored), the default range
+ * of the history routes; both BCH_TIME_NONE when it is empty.  0, or -1 on
+ * a query error.
+ */
+int bch_api_history_bounds(sqlite3 *db, bch_time *first, bch_time *last);
+
+/* First and last sample instant of travel_time (the default range of
+ * /api/v1/corridors); both BCH_TIME_NONE when it is empty.  0 or -1. */
+int bch_api_travel_bounds(sqlite3 *db, bch_time *first, bch_time *last);
+
+/*
+ * The history query of the API range [from, to], both inclusive
+ * (BCH_TIME_NONE: open): the builders take hours at or after from and
+ * before their end, so the end is to + 1 s (an hour that starts at to is
+ * in).  limit and min_known keep bch_history_query_default()'s values
+ * unless limit > 0.
+ */
+void bch_api_history_query(struct bch_history_query *hq, bch_time from, bch_time to, int limit);
+
+/*
+ * GET /api/v1/history: {history: bch_history_overview() (open range),
+ * first_day, last_day (local dates of bch_api_history_bounds(), or null),
+ * has_travel_times, has_counts (annual counts), has_stations (a feature of
+ * bch_api_stations()), periods: [{label, start, end}] (the period table,
+ * local dates, by start)}.  NULL on a query error.
+ */
+json_t *bch_api_history_overview(sqlite3 *db);
+
+/*
+ * GeoJSON FeatureCollection of travel_corridor, by gid: geometry as stored
+ * ([lon, lat]; null when absent), properties gid, ident, label, length_m.
+ * NULL on a query error.
+ */
+json_t *bch_api_corridors_geojson(sqlite3 *db);
+
+/*
+ * GeoJSON FeatureCollection of the counting stations with coordinates,
+ * Point [lon, lat]: the permanent sensors by ident (properties kind
+ * "sensor", ident, gid, type, commune, code_commune, latest_count {at,
+ * count, flags} or null, annual: [{year, sens, nom_voie, mjo_val,
+ * hpm_val, hps_val, mjo_pct}] of annual_count by year then sens), then
+ * the campaigns by gid (kind "campaign", gid, type, insee, annee,
+ * start_day, end_day (local dates or null), tmjo_tv, hpm_tv, hps_tv,
+ * v85_vl, orientation).  NULL on a query error.
+ */
+json_t *bch_api_stations(sqlite3 *db);
+
 /* Figures of the Prometheus gauges, read at scrape time. */
 #define BCH_API_MAX_REASONS 20
 struct bch_api_gauges {

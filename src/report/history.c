@@ -372,9 +372,9 @@ json_t *bch_history_overview(sqlite3 *db, const struct bch_history_query *q)
     (void)q;
     if (sqlite3_prepare_v2(
             db,
-            "SELECT count(*), sum(rows), sum(stored), sum(rejected), sum(coerced), "
-            "sum(duplicates), sum(merged), sum(unknown), sum(capped), sum(raised), "
-            "sum(unmapped_rows) FROM import_file f JOIN raw_source r USING (source_id) "
+            "SELECT count(*), sum(f.rows), sum(f.stored), sum(f.rejected), sum(f.coerced), "
+            "sum(f.duplicates), sum(f.merged), sum(f.unknown), sum(f.capped), sum(f.raised), "
+            "sum(f.unmapped_rows) FROM import_file f JOIN raw_source r USING (source_id) "
             "WHERE r.dataset = 'ci_trafi_l_hourly'",
             -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW) {

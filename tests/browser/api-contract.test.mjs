@@ -224,6 +224,103 @@ describe('API contract (docs/openapi.yaml)', { timeout: 120000 }, () => {
         }
     });
 
+    // The imported history (docs/API.md "History"). On a warehouse without it (replay only)
+    // every list is empty and the ranges are null; with it, the default range is the imported
+    // layer's first .. last hour.
+    test('history: overview and the default range of the hourly routes', async (t) => {
+        ready();
+        const o = await getJson(base, '/api/v1/history');
+        conforms('/api/v1/history', o);
+        const h = o.history;
+        const routes = [
+            ['/api/v1/history/daily', 'days'],
+            ['/api/v1/history/profile', 'cells'],
+            ['/api/v1/history/trend', 'months'],
+            ['/api/v1/history/hotspots', 'by_peak_index'],
+            ['/api/v1/history/periods', 'periods'],
+        ];
+        for (const [p, key] of routes) {
+            const b = await getJson(base, p);
+            conforms(p, b);
+            assert.equal(b.from, h.first_hour, `${p}: from = history.first_hour`);
+            assert.equal(b.to, h.last_hour, `${p}: to = history.last_hour`);
+            if (h.first_hour === null && p !== '/api/v1/history/periods') assert.deepEqual(b[key], [], `${p}: empty without history`);
+        }
+        const daily = await getJson(base, '/api/v1/history/daily');
+        if (daily.days.length) {
+            assert.equal(daily.days[0].date, o.first_day);
+            assert.equal(daily.days[daily.days.length - 1].date, o.last_day);
+            const rows = daily.days.reduce((n, d) => n + d.segment_hours, 0);
+            assert.equal(rows, h.segment_hours, 'every imported segment-hour is in the default range');
+            for (let i = 1; i < daily.days.length; i++) assert.ok(daily.days[i - 1].date < daily.days[i].date, 'days in order');
+        } else {
+            assert.equal(o.first_day, null);
+        }
+        const periods = await getJson(base, '/api/v1/history/periods');
+        assert.equal(periods.periods.length, o.periods.length, 'one comparison per stored period');
+        t.diagnostic(`history ${h.first_hour} .. ${h.last_hour}: ${daily.days.length} days, ${o.periods.length} periods`);
+    });
+
+    test('history: a range of 2020 and a limit', async () => {
+        ready();
+        const q = 'from=2019-12-31T23:00:00Z&to=2020-12-31T22:00:00Z';
+        for (const p of ['/api/v1/history/daily', '/api/v1/history/profile', '/api/v1/history/trend', '/api/v1/history/hotspots', '/api/v1/history/periods', '/api/v1/corridors']) {
+            const b = await getJson(base, `${p}?${q}`);
+            conforms(p, b);
+            assert.equal(b.from, '2019-12-31T23:00:00Z');
+            assert.equal(b.to, '2020-12-31T22:00:00Z');
+        }
+        const daily = await getJson(base, `/api/v1/history/daily?${q}`);
+        assert.equal(daily.days.length, 366, 'the local days of 2020');
+        assert.equal(daily.days[0].date, '2020-01-01');
+        assert.equal(daily.days[365].date, '2020-12-31');
+        const trend = await getJson(base, `/api/v1/history/trend?${q}`);
+        for (const m of trend.months) assert.match(m.month, /^2020-/);
+        const hot = await getJson(base, `/api/v1/history/hotspots?${q}&limit=3`);
+        assert.ok(hot.by_peak_index.length <= 3 && hot.by_congested_hours.length <= 3, 'limit');
+        for (let i = 1; i < hot.by_peak_index.length; i++) assert.ok(hot.by_peak_index[i - 1].peak_index >= hot.by_peak_index[i].peak_index, 'by_peak_index sorted');
+    });
+
+    test('history: corridors, their GeoJSON and the counting stations', async () => {
+        ready();
+        const o = await getJson(base, '/api/v1/history');
+        const c = await getJson(base, '/api/v1/corridors');
+        conforms('/api/v1/corridors', c);
+        const g = await getJson(base, '/api/v1/corridors.geojson');
+        conforms('/api/v1/corridors.geojson', g);
+        assert.deepEqual(g.features.map((f) => f.properties.gid), c.corridors.map((x) => x.gid), 'the same corridors');
+        for (const f of g.features) {
+            if (!f.geometry) continue;
+            const [lon, lat] = f.geometry.type === 'LineString' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+            assert.ok(lon > -1.2 && lon < 0 && lat > 44.5 && lat < 45.2, `corridor ${f.properties.gid}: [lon, lat] around Bordeaux`);
+        }
+        if (o.has_travel_times) {
+            assert.ok(c.from !== null && c.to !== null && c.from <= c.to);
+            assert.ok(c.corridors.some((x) => x.samples > 0), 'samples in the default range');
+        } else {
+            assert.equal(c.from, null);
+        }
+        const s = await getJson(base, '/api/v1/stations');
+        conforms('/api/v1/stations', s);
+        assert.equal(s.features.length > 0, o.has_stations, 'has_stations');
+        const kinds = s.features.map((f) => f.properties.kind);
+        const firstCampaign = kinds.indexOf('campaign');
+        if (firstCampaign >= 0) assert.ok(kinds.slice(firstCampaign).every((k) => k === 'campaign'), 'sensors first, then campaigns');
+        // [lon, lat] around Bordeaux; the real campaigns include one placed at (0.00002,
+        // 0.00002) by its source (gid 6970), served as received
+        let placeholders = 0;
+        for (const f of s.features) {
+            const [lon, lat] = f.geometry.coordinates;
+            if (Math.abs(lon) < 0.001 && Math.abs(lat) < 0.001) {
+                placeholders++;
+                continue;
+            }
+            assert.ok(lon > -1.5 && lon < 0.5 && lat > 44 && lat < 46, `station ${f.properties.ident || f.properties.gid}: [lon, lat] around Bordeaux`);
+        }
+        assert.ok(placeholders <= 1, `${placeholders} stations at (0, 0)`);
+        if (o.has_counts && o.has_stations) assert.ok(s.features.some((f) => f.properties.kind === 'sensor' && f.properties.annual.length > 0), 'annual counts on the sensors');
+    });
+
     test('errors are JSON {"error": {status, message}}', async () => {
         ready();
         await getError('/api/v1/jams?from=yesterday', 400);
@@ -232,5 +329,11 @@ describe('API contract (docs/openapi.yaml)', { timeout: 120000 }, () => {
         await getError('/api/v1/hotspots?limit=0', 400);
         await getError('/api/v1/segments/999999999/history', 404);
         await getError('/api/v1/no-such-endpoint', 404);
+        await getError('/api/v1/history/daily?from=2021-01-01T00:00:00Z&to=2020-01-01T00:00:00Z', 400);
+        await getError('/api/v1/history/daily?limit=3', 400);
+        await getError('/api/v1/history/hotspots?limit=0', 400);
+        await getError('/api/v1/corridors?from=2018-01-01T00:00:00Z&to=2022-01-01T00:00:00Z', 400);
+        await getError('/api/v1/stations?from=2020-01-01', 400);
+        await getError('/api/v1/history/nope', 404);
     });
 });
