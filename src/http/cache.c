@@ -5,8 +5,8 @@
  * The cache is a fixed array of CACHE_SLOTS entries and a byte budget; a
  * full cache drops its least recently used entry.  An entry's key is the
  * raw request target and its fingerprint says what it was built from (the
- * warehouse's newest payload id and snapshot instant, or a file's mtime and
- * size), so a load makes older entries unreachable and they age out.
+ * warehouse generation of http_fingerprint(), or a file's mtime and size),
+ * so a commit makes older entries unreachable and they age out.
  */
 #include "core/compat.h"
 

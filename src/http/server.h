@@ -14,8 +14,9 @@
  * the server-sent-event clients.
  *
  * Caching.  Rendered API bodies (and their gzip form) are kept in a small
- * bounded cache keyed by request target and a warehouse fingerprint (newest
- * payload id and newest snapshot instant), so a new load invalidates them.
+ * bounded cache keyed by request target and a warehouse generation that
+ * every commit of another connection moves on (PRAGMA data_version, see
+ * http_fingerprint()), so a load or an import invalidates them.
  *
  * Ownership.  bch_http_start() copies what it needs from o; the returned
  * server is freed by bch_http_stop(), which waits for in-flight requests.

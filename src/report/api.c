@@ -443,13 +443,25 @@ out:
 
 /* ----------------------------------------------------------------- health */
 
-/* Fetch time of the newest API poll among the latest payloads (bounded scan). */
+/*
+ * Fetch time of the newest traffic poll among the latest payloads (bounded
+ * scan).  The travel-time polls of `run` are API payloads too, but stored as
+ * imports (import_file, schema 2): they say nothing of the traffic feed.
+ */
 static bch_time last_poll(sqlite3 *db)
 {
-    return bch_db_int(db,
-                      "SELECT max(fetched_at) FROM (SELECT kind, fetched_at FROM raw_source "
-                      "ORDER BY source_id DESC LIMIT 1000) WHERE kind = 'api'",
-                      BCH_TIME_NONE);
+    if (bch_db_int(db, "PRAGMA user_version", 0) < 2) {
+        return bch_db_int(db,
+                          "SELECT max(fetched_at) FROM (SELECT kind, fetched_at FROM raw_source "
+                          "ORDER BY source_id DESC LIMIT 1000) WHERE kind = 'api'",
+                          BCH_TIME_NONE);
+    }
+    return bch_db_int(
+        db,
+        "SELECT max(fetched_at) FROM (SELECT source_id, kind, fetched_at "
+        "FROM raw_source ORDER BY source_id DESC LIMIT 1000) r WHERE kind = 'api' "
+        "AND NOT EXISTS (SELECT 1 FROM import_file i WHERE i.source_id = r.source_id)",
+        BCH_TIME_NONE);
 }
 
 json_t *bch_api_health(sqlite3 *db, bch_time now)

@@ -385,3 +385,29 @@ def test_fetch_pages_the_travel_times_by_their_own_key(tmp_path, bouchon):
     page = json.loads(out.read_text())
     assert page["total_count"] == len(rows) == 16
     assert sorted(r["bm_gid"] for r in page["results"]) == sorted(int(r["bm_gid"]) for r in rows)
+
+
+def test_health_last_poll_is_the_traffic_poll_not_the_travel_one(tmp_path, bouchon):
+    """/api/v1/health's last_poll_at judges the traffic feed: the travel-time poll that follows
+    it must not count as a feed poll. Both polls of one run land in the same second or so, so
+    the test moves the travel poll's fetch time 10 minutes later, as a later poll would be."""
+    from test_api import Serve
+
+    db = tmp_path / "h.db"
+    with OdsServer() as ods:
+        r = run_once(ods, db)
+    assert r.returncode == 0, r.stderr
+    (traffic_at,), = db_rows(db, "SELECT fetched_at FROM raw_source WHERE dataset = ?", TRAFFIC)
+    con = sqlite3.connect(db)
+    with con:
+        assert con.execute("UPDATE raw_source SET fetched_at = ? WHERE dataset = ?",
+                           (traffic_at + 600, TRAVEL)).rowcount == 1
+    con.close()
+    srv = Serve(db).start()
+    try:
+        with urllib.request.urlopen(srv.base + "/api/v1/health", timeout=10) as resp:
+            health = json.load(resp)
+    finally:
+        srv.stop()
+    want = dt.datetime.fromtimestamp(traffic_at, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert health["last_poll_at"] == want
