@@ -22,6 +22,7 @@
 
 #include "core/err.h"
 #include "core/geo.h"
+#include "core/grow.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "import/fields.h"
@@ -83,16 +84,12 @@ static int track_key(struct travel *t, int64_t gid, bch_time at)
     if (!t->track) {
         return 0;
     }
-    if (t->nkeys == t->capkeys) {
-        size_t ncap = t->capkeys ? t->capkeys * 2 : 32;
-        struct sample_key *nk = realloc(t->keys, ncap * sizeof(*nk));
+    struct sample_key *nk = bch_reserve(t->keys, &t->capkeys, t->nkeys + 1, sizeof(*nk), 32);
 
-        if (!nk) {
-            return BCH_ERR_NOMEM;
-        }
-        t->keys = nk;
-        t->capkeys = ncap;
+    if (!nk) {
+        return BCH_ERR_NOMEM;
     }
+    t->keys = nk;
     t->keys[t->nkeys].gid = gid;
     t->keys[t->nkeys].at = at;
     t->nkeys++;
@@ -715,17 +712,13 @@ static int recompute_flags(struct bch_imp *im)
         goto out;
     }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 4096;
-            struct sample *ns = realloc(s, ncap * sizeof(*ns));
+        struct sample *ns = bch_reserve(s, &cap, n + 1, sizeof(*ns), 4096);
 
-            if (!ns) {
-                rc = BCH_ERR_NOMEM;
-                goto out;
-            }
-            s = ns;
-            cap = ncap;
+        if (!ns) {
+            rc = BCH_ERR_NOMEM;
+            goto out;
         }
+        s = ns;
         s[n].gid = sqlite3_column_int64(st, 0);
         s[n].at = sqlite3_column_int64(st, 1);
         s[n].actuel = sqlite3_column_double(st, 2);

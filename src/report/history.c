@@ -11,6 +11,7 @@
 
 #include <math.h>
 
+#include "core/grow.h"
 #include "core/log.h"
 #include "report/history.h"
 #include "report/report.h"
@@ -177,16 +178,12 @@ struct nhv {
 
 static struct nh *nh_push(struct nhv *a)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 1024;
-        struct nh *nv = realloc(a->v, cap * sizeof(*nv));
+    struct nh *nv = bch_reserve(a->v, &a->cap, a->n + 1, sizeof(*nv), 1024);
 
-        if (!nv) {
-            return NULL;
-        }
-        a->v = nv;
-        a->cap = cap;
+    if (!nv) {
+        return NULL;
     }
+    a->v = nv;
     memset(&a->v[a->n], 0, sizeof(a->v[0]));
     return &a->v[a->n++];
 }
@@ -625,16 +622,12 @@ json_t *bch_history_anomalies(sqlite3 *db, const struct bch_history_query *q)
         if (hv.v[i].known == 0) {
             continue;
         }
-        if (nv[b] == cap[b]) {
-            size_t nc = cap[b] ? cap[b] * 2 : 64;
-            double *n = realloc(vals[b], nc * sizeof(double));
+        double *n = bch_reserve(vals[b], &cap[b], nv[b] + 1, sizeof(double), 64);
 
-            if (!n) {
-                continue;
-            }
-            vals[b] = n;
-            cap[b] = nc;
+        if (!n) {
+            continue;
         }
+        vals[b] = n;
         vals[b][nv[b]++] = hv.v[i].sum_idx / (double)hv.v[i].known;
     }
     /* one baseline per hour of week: median and MAD */
@@ -735,16 +728,12 @@ struct segv {
 
 static struct sega *sega_push(struct segv *a)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 1024;
-        struct sega *nv = realloc(a->v, cap * sizeof(*nv));
+    struct sega *nv = bch_reserve(a->v, &a->cap, a->n + 1, sizeof(*nv), 1024);
 
-        if (!nv) {
-            return NULL;
-        }
-        a->v = nv;
-        a->cap = cap;
+    if (!nv) {
+        return NULL;
     }
+    a->v = nv;
     memset(&a->v[a->n], 0, sizeof(a->v[0]));
     a->v[a->n].length_m = NAN;
     return &a->v[a->n++];
@@ -1446,16 +1435,12 @@ static json_t *corridor_json(sqlite3 *db, const struct bch_history_query *q, sql
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         struct bch_local_tm tm;
 
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 1024;
-            struct tts *ns = realloc(s, nc * sizeof(*ns));
+        struct tts *ns = bch_reserve(s, &cap, n + 1, sizeof(*ns), 1024);
 
-            if (!ns) {
-                break;
-            }
-            s = ns;
-            cap = nc;
+        if (!ns) {
+            break;
         }
+        s = ns;
         s[n].at = sqlite3_column_int64(st, 0);
         s[n].actuel = sqlite3_column_double(st, 1);
         s[n].ref = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
@@ -1648,16 +1633,12 @@ static json_t *totals_anomalies(sqlite3 *db, const struct bch_history_query *q)
     while (sqlite3_step(st) == SQLITE_ROW) {
         struct bch_local_tm tm;
 
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 1024;
-            struct th *nvv = realloc(v, nc * sizeof(*nvv));
+        struct th *nvv = bch_reserve(v, &cap, n + 1, sizeof(*nvv), 1024);
 
-            if (!nvv) {
-                break;
-            }
-            v = nvv;
-            cap = nc;
+        if (!nvv) {
+            break;
         }
+        v = nvv;
         v[n].hour = sqlite3_column_int64(st, 0);
         v[n].total = sqlite3_column_double(st, 1);
         bch_paris_local(v[n].hour, &tm);
@@ -1772,16 +1753,12 @@ static json_t *sensor_baselines(sqlite3 *db)
         }
         snprintf(cur, sizeof(cur), "%s", id);
         curb = b;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            double *nvv = realloc(cell, nc * sizeof(double));
+        double *nvv = bch_reserve(cell, &cap, n + 1, sizeof(double), 64);
 
-            if (!nvv) {
-                break;
-            }
-            cell = nvv;
-            cap = nc;
+        if (!nvv) {
+            break;
         }
+        cell = nvv;
         cell[n++] = sqlite3_column_double(st, 2);
     }
     sqlite3_finalize(st);
