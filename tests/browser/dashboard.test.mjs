@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CHROMIUM, EXPECTED_SEGMENTS, OUT, buildAssets, getJson, importDev, sleep, startServer } from './harness.mjs';
+import { CHROMIUM, EXPECTED_SEGMENTS, OUT, buildAssets, getJson, openBrowser, sleep, startServer } from './harness.mjs';
 
 const REQUIRED_IDS = [
     'kpi-congested-km', 'kpi-congested-share', 'kpi-dense-km', 'kpi-active-jams', 'kpi-longest-queue',
@@ -29,7 +29,7 @@ let server = null; // { baseUrl, stop }
 let baseUrl = '';
 let browser = null;
 let page = null;
-const problems = []; // console errors, page errors, failed requests, outside requests
+let problems = []; // console errors, page errors, failed requests, outside requests (harness.openBrowser)
 
 // Text of a km KPI -> "10.34": accepts "10.34 km" and "10,34 km" (the page shows the French comma).
 function kmText(text) {
@@ -59,7 +59,6 @@ describe('dashboard in a real browser', { timeout: 180000 }, () => {
     async function setup() {
         fs.mkdirSync(OUT, { recursive: true });
         assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-        const { chromium } = await importDev('playwright-core', 'index.mjs');
         buildAssets();
         server = await startServer('server-dashboard.log');
         baseUrl = server.baseUrl;
@@ -67,32 +66,7 @@ describe('dashboard in a real browser', { timeout: 180000 }, () => {
         network = await getJson(baseUrl, '/api/v1/network');
         summary = await getJson(baseUrl, '/api/v1/summary');
 
-        browser = await chromium.launch({
-            executablePath: CHROMIUM,
-            headless: true,
-            args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
-                '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                '--disable-quic', '--disable-default-apps'],
-        });
-        // The browser's own zone is UTC on purpose: the page must show Europe/Paris by itself.
-        const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'fr-FR', timezoneId: 'UTC' });
-        page = await context.newPage();
-        page.on('console', (m) => {
-            if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-        });
-        page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-        page.on('request', (r) => {
-            const u = new URL(r.url());
-            if (!['http:', 'https:'].includes(u.protocol)) return; // data: favicon
-            if (u.origin !== baseUrl) problems.push(`request outside the server (no CDN allowed): ${r.url()}`);
-        });
-        page.on('requestfailed', (r) => {
-            const err = r.failure() ? r.failure().errorText : '';
-            if (!/ERR_ABORTED/.test(err)) problems.push(`request failed: ${r.url()} ${err}`);
-        });
-        page.on('response', (r) => {
-            if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
-        });
+        ({ browser, page, problems } = await openBrowser(baseUrl));
         await page.goto(baseUrl + '/', { waitUntil: 'load' });
         await page.waitForSelector('html[data-ready="true"]', { timeout: 30000 });
     }

@@ -17,7 +17,11 @@
 //                      N seconds, sending the `snapshot` server-sent event (live refresh check)
 //   --empty            store no snapshot at all (an empty database)
 //   --db FILE          accepted and ignored, so the command line matches `bouchon serve`
+//   --history-db FILE  answer the history routes (/api/v1/history*, /corridors*, /stations) from
+//                      a warehouse with imported history, through `bouchon report --json` and the
+//                      sqlite3 command line (read only); without it they answer "no history"
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -52,6 +56,7 @@ function parseArgs(argv) {
         else if (a === '--assets') o.assets = path.resolve(next());
         else if (a === '--data') o.data = path.resolve(next());
         else if (a === '--db') next();
+        else if (a === '--history-db') o.historyDb = path.resolve(next());
         else if (a === '--fresh') o.fresh = true;
         else if (a === '--empty') o.empty = true;
         else if (a === '--step-seconds') o.step = Number(next());
@@ -391,12 +396,126 @@ function parseTime(q, name, dflt) {
     return Date.parse(v);
 }
 
+// ---------------------------------------------------------------- history (development only)
+// The history routes are answered by the real report (`bouchon report --json --only SECTION`,
+// whose sections are what the C routes return) and by read-only sqlite3 queries for the tables
+// the report does not print. Slow (a process per request) but enough to develop the page.
+function historySource(dbFile) {
+    const bin = process.env.BOUCHON_BIN || path.join(REPO, 'build', 'bouchon');
+    const cache = new Map();
+    const sql = (q) => {
+        if (!dbFile) return [];
+        const out = execFileSync('sqlite3', ['-readonly', '-json', dbFile, q], { encoding: 'utf8', maxBuffer: 1 << 28 });
+        return out.trim() ? JSON.parse(out) : [];
+    };
+    const report = (section, from, to, extra = []) => {
+        const args = ['report', '--db', dbFile, '--json', '--only', section, ...extra];
+        if (from != null) args.push('--from', iso(from));
+        if (to != null) args.push('--to', iso(to));
+        const key = args.join(' ');
+        if (!cache.has(key))
+            cache.set(key, JSON.parse(execFileSync(bin, ['-q', ...args], { encoding: 'utf8', maxBuffer: 1 << 28 }))[section]);
+        return cache.get(key);
+    };
+    const dayIso = (epochDay) => (epochDay == null ? null : new Date(epochDay * 86400e3).toISOString().slice(0, 10));
+    const localDay = (ms) => (ms == null ? null : new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(ms));
+    let overview = null;
+    const meta = () => {
+        if (overview) return overview;
+        if (!dbFile) {
+            overview = { history: { segment_hours: 0, known_segment_hours: 0, first_hour: null, last_hour: null },
+                first_day: null, last_day: null, has_travel_times: false, has_counts: false, has_stations: false, periods: [] };
+            return overview;
+        }
+        const h = report('history');
+        const n = sql(`select (select count(*) from travel_time) tt, (select count(*) from annual_count) ac,
+            (select count(*) from sensor where lon is not null) + (select count(*) from count_campaign where lon is not null) st`)[0];
+        overview = {
+            history: h, first_day: localDay(Date.parse(h.first_hour)), last_day: localDay(Date.parse(h.last_hour)),
+            has_travel_times: n.tt > 0, has_counts: n.ac > 0, has_stations: n.st > 0,
+            periods: sql('select label, start_day, end_day from period order by start_day').map((r) =>
+                ({ label: r.label, start: dayIso(r.start_day), end: dayIso(r.end_day) })),
+        };
+        return overview;
+    };
+    const firstLast = () => {
+        const h = meta().history;
+        return [h.first_hour ? Date.parse(h.first_hour) : null, h.last_hour ? Date.parse(h.last_hour) : null];
+    };
+    const when = (q, name) => {
+        const v = q.get(name);
+        if (v == null) return null;
+        const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? v + 'T00:00:00Z' : v);
+        if (v === '' || Number.isNaN(t) || !/(Z|[+-]\d{2}(:?\d{2})?)$|^\d{4}-\d{2}-\d{2}$/.test(v))
+            throw new HttpError(400, `'${name}' is not an ISO-8601 time with an offset`);
+        return t;
+    };
+    const range = (q, dflt = firstLast) => {
+        const [f0, t0] = dflt();
+        const from = when(q, 'from') ?? f0;
+        const to = when(q, 'to') ?? t0;
+        if (from != null && to != null && from > to) throw new HttpError(400, "'from' is after 'to'");
+        return [from, to];
+    };
+    const section = (name, pick) => (q) => {
+        const [from, to] = range(q);
+        if (!dbFile || from == null) return { from: iso(from), to: iso(to), ...pick(null) };
+        return { from: iso(from), to: iso(to), ...pick(report(name, from, to, name === 'hotspots_history' ? ['--limit', q.get('limit') || '20'] : [])) };
+    };
+    const geom = (text) => (text ? JSON.parse(text) : null);
+    return {
+        '/api/v1/history': () => meta(),
+        '/api/v1/history/daily': section('daily', (d) => ({ days: d || [] })),
+        '/api/v1/history/profile': section('profile', (d) => ({ tz: 'Europe/Paris', cells: d || [] })),
+        '/api/v1/history/trend': section('trend_monthly', (d) => ({ months: d || [] })),
+        '/api/v1/history/hotspots': section('hotspots_history', (d) => d || { by_peak_index: [], by_congested_hours: [], congested_index: 0.5, min_known_segment_hours: 24 }),
+        '/api/v1/history/periods': section('periods', (d) => ({ periods: d || [] })),
+        '/api/v1/corridors': (q) => {
+            const span = () => {
+                const r = dbFile ? sql('select min(at) a, max(at) b from travel_time')[0] : {};
+                return [r.a != null ? r.a * 1000 : null, r.b != null ? r.b * 1000 : null];
+            };
+            const [from, to] = range(q, span);
+            return { from: iso(from), to: iso(to), corridors: dbFile && from != null ? report('corridors', from, to) || [] : [] };
+        },
+        '/api/v1/corridors.geojson': () => ({
+            type: 'FeatureCollection',
+            features: sql('select gid, ident, label, length_m, geometry from travel_corridor order by gid').map((r) => ({
+                type: 'Feature', geometry: geom(r.geometry), properties: { gid: r.gid, ident: r.ident, label: r.label, length_m: r.length_m },
+            })),
+        }),
+        '/api/v1/stations': () => {
+            const annual = new Map();
+            for (const a of sql('select ident, year, sens, nom_voie, mjo_val, hpm_val, hps_val, mjo_pct from annual_count order by year, sens')) {
+                if (!annual.has(a.ident)) annual.set(a.ident, []);
+                const { ident, ...rest } = a;
+                annual.get(ident).push(rest);
+            }
+            const latest = new Map(sql(`select c.ident, c.at, c.count, c.flags from sensor_count c
+                join (select ident, max(at) at from sensor_count group by ident) m using (ident, at)`).map((r) => [r.ident, r]));
+            const features = sql('select * from sensor where lon is not null order by ident').map((s) => {
+                const l = latest.get(s.ident);
+                return { type: 'Feature', geometry: { type: 'Point', coordinates: [s.lon, s.lat] }, properties: {
+                    kind: 'sensor', ident: s.ident, gid: s.gid, type: s.type, commune: s.commune, code_commune: s.code_commune,
+                    latest_count: l ? { at: iso(l.at * 1000), count: l.count, flags: l.flags } : null, annual: annual.get(s.ident) || [] } };
+            });
+            for (const c of sql('select * from count_campaign where lon is not null order by gid'))
+                features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: [c.lon, c.lat] }, properties: {
+                    kind: 'campaign', gid: c.gid, type: c.type, insee: c.insee, annee: c.annee, start_day: dayIso(c.start_day),
+                    end_day: dayIso(c.end_day), tmjo_tv: c.tmjo_tv, hpm_tv: c.hpm_tv, hps_tv: c.hps_tv, v85_vl: c.v85_vl,
+                    orientation: c.orientation } });
+            return { type: 'FeatureCollection', features };
+        },
+    };
+}
+
 function main() {
     const opt = parseArgs(process.argv.slice(2));
     const data = loadData(opt.data);
     let stored = opt.empty ? 0 : opt.step > 0 ? 1 : data.snapshots.length;
     let view = makeView(data, stored);
     const clients = new Set();
+    const historyApi = historySource(opt.historyDb);
     const startedAt = Date.now();
     const now = () => (opt.fresh ? (view.lastAt || 0) + 30000 + (Date.now() - startedAt) : Date.now());
 
@@ -552,6 +671,7 @@ function main() {
                 });
             }
             if (api[p]) return sendJson(200, api[p](url.searchParams));
+            if (historyApi[p]) return sendJson(200, historyApi[p](url.searchParams));
             if (p.startsWith('/api/')) throw new HttpError(404, `no such endpoint '${p}'`);
             // static assets
             const rel = p === '/' ? 'index.html' : decodeURIComponent(p.slice(1));

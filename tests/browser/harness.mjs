@@ -85,19 +85,23 @@ process.on('exit', () => {
 
 // Starts the server and waits for GET /healthz to answer "ok". Returns { baseUrl, log(), stop() }.
 // logName: file under test-output/ that receives the server's output when stop() is called.
-export async function startServer(logName) {
+// options.db: serve this database instead of BOUCHON_TEST_DB.
+export async function startServer(logName, options = {}) {
     const port = await freePort();
+    const db = options.db || DB;
     let cmd;
     let args;
     if (MOCK) {
         cmd = process.execPath;
         args = [path.join(HERE, 'dev-mock-server.mjs'), 'serve', '--listen', `127.0.0.1:${port}`, '--assets', ASSETS];
+        // the mock answers the history routes from a warehouse with imported history, when given one
+        if (options.history !== false && db && fs.existsSync(db)) args.push('--history-db', db);
     } else {
         assert.ok(fs.existsSync(BIN), `bouchon binary not found at ${BIN} (build it, or set BOUCHON_BIN)`);
-        assert.ok(DB, 'BOUCHON_TEST_DB is not set: it must name a database built by replaying the real snapshots');
-        assert.ok(fs.existsSync(DB), `BOUCHON_TEST_DB=${DB} does not exist`);
+        assert.ok(db, 'BOUCHON_TEST_DB is not set: it must name a database built by replaying the real snapshots');
+        assert.ok(fs.existsSync(db), `database ${db} does not exist`);
         cmd = BIN;
-        args = ['serve', '--db', DB, '--listen', `127.0.0.1:${port}`, '--assets', ASSETS];
+        args = ['serve', '--db', db, '--listen', `127.0.0.1:${port}`, '--assets', ASSETS];
     }
     let log = `$ ${cmd} ${args.join(' ')}\n`;
     const child = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -162,3 +166,46 @@ export async function getJson(baseUrl, p) {
         assert.fail(`GET ${p} is not JSON: ${text.slice(0, 300)}`);
     }
 }
+
+// Launches Debian's Chromium (headless, zone UTC, locale fr-FR) on a new page that records every
+// problem a user could meet: console errors, page errors, failed requests, HTTP errors and any
+// request to another host than the server. Returns { browser, page, problems }.
+export async function openBrowser(baseUrl, viewport = { width: 1440, height: 900 }) {
+    assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+    const { chromium } = await importDev('playwright-core', 'index.mjs');
+    const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync',
+            '--disable-quic', '--disable-default-apps'],
+    });
+    // The browser's own zone is UTC on purpose: the page must show Europe/Paris by itself.
+    const context = await browser.newContext({ viewport, locale: 'fr-FR', timezoneId: 'UTC' });
+    const page = await context.newPage();
+    const problems = [];
+    page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('request', (r) => {
+        const u = new URL(r.url());
+        if (!['http:', 'https:'].includes(u.protocol)) return; // data: favicon
+        if (u.origin !== baseUrl) problems.push(`request outside the server (no CDN allowed): ${r.url()}`);
+    });
+    page.on('requestfailed', (r) => {
+        const err = r.failure() ? r.failure().errorText : '';
+        if (!/ERR_ABORTED/.test(err)) problems.push(`request failed: ${r.url()} ${err}`);
+    });
+    page.on('response', (r) => {
+        if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+    });
+    return { browser, page, problems };
+}
+
+// French number formatting as the page writes it (Intl fr-FR, fixed decimals), for comparisons
+// with whitespace normalised (Intl puts narrow no-break spaces between thousands).
+export function frNum(x, d, signed = false) {
+    return new Intl.NumberFormat('fr-FR', { minimumFractionDigits: d, maximumFractionDigits: d, signDisplay: signed ? 'exceptZero' : 'auto' }).format(x);
+}
+export const norm = (s) => String(s).replace(/[\s\u00a0\u202f]+/g, ' ').trim();
