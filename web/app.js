@@ -2292,7 +2292,7 @@
   function loadLive(first) {
     return Promise.all([
       api('network').then(function (n) { S.network = n; noteError('network', null); }, function (e) { noteError('network', e); }),
-      api('summary').then(function (s) { S.summary = s; noteError('summary', null); }, function (e) { noteError('summary', e); }),
+      api('summary', { history: 'false' }).then(function (s) { S.summary = s; noteError('summary', null); }, function (e) { noteError('summary', e); }),
       loadHealth()
     ]).then(function () {
       indexNetwork();

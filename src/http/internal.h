@@ -85,6 +85,7 @@ enum {
     P_LIMIT = 1u << 3,
     P_MIN_DURATION = 1u << 4,
     P_BY = 1u << 5,
+    P_HISTORY = 1u << 6,
 };
 
 struct http_params {
@@ -93,6 +94,7 @@ struct http_params {
     int limit;
     int64_t min_duration_s;
     const char *by; /* "segment", "typevoie" or "commune" (static strings) */
+    bool history;   /* history=true|false (default true) */
 };
 
 /* Most seconds between from and to when both are given: 3 years of 366 days. */

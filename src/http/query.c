@@ -114,8 +114,9 @@ struct param_def {
 };
 
 static const struct param_def defs[] = {
-    {"at", P_AT},       {"from", P_FROM}, {"to", P_TO},
-    {"limit", P_LIMIT}, {"by", P_BY},     {"min_duration", P_MIN_DURATION},
+    {"at", P_AT},           {"from", P_FROM}, {"to", P_TO},
+    {"limit", P_LIMIT},     {"by", P_BY},     {"min_duration", P_MIN_DURATION},
+    {"history", P_HISTORY},
 };
 
 static int parse_time(const char *name, const char *v, bch_time *out, char *msg, size_t msglen)
@@ -189,6 +190,12 @@ static int set_param(const struct param_def *d, const char *v, struct http_param
             return bad(msg, msglen, "'by' must be segment, typevoie or commune");
         }
         return 0;
+    case P_HISTORY:
+        if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+            p->history = v[0] == 't';
+            return 0;
+        }
+        return bad(msg, msglen, "'history' must be true or false");
     default:
         return bad(msg, msglen, "internal error");
     }
@@ -204,6 +211,7 @@ int http_params_parse(const char *query, unsigned allowed, struct http_params *p
     p->limit = 0;
     p->min_duration_s = 0;
     p->by = "segment";
+    p->history = true;
     while (s && *s) {
         const char *amp = strchr(s, '&');
         size_t len = amp ? (size_t)(amp - s) : strlen(s);

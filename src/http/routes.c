@@ -197,6 +197,7 @@ static json_t *b_summary(sqlite3 *db, const struct http_request *q, const struct
     rq.to = p->to;
     rq.limit = p->have & P_LIMIT ? p->limit : SUMMARY_DEFAULT_LIMIT;
     rq.min_duration_s = p->min_duration_s;
+    rq.history = p->history; /* false = report --no-history: the live dashboard's summary */
     return bch_report_summary(db, &rq, err, sizeof(err));
 }
 
@@ -491,8 +492,8 @@ void http_api_network(struct http_request *q, struct http_reply *r)
 
 void http_api_summary(struct http_request *q, struct http_reply *r)
 {
-    static const struct api_route a = {P_AT | RANGE | P_LIMIT | P_MIN_DURATION, b_summary, true,
-                                       true};
+    static const struct api_route a = {P_AT | RANGE | P_LIMIT | P_MIN_DURATION | P_HISTORY,
+                                       b_summary, true, true};
 
     api_respond(q, r, &a);
 }

@@ -42,6 +42,7 @@ function kmText(text) {
 describe('dashboard in a real browser', { timeout: 180000 }, () => {
     let network;
     let summary;
+    const summaryQueries = []; // the query strings of the page's /api/v1/summary requests
     let setupError = null;
     // A failed setup fails every test with its reason (a hook failure alone would only cancel them).
     const ready = () => {
@@ -67,6 +68,10 @@ describe('dashboard in a real browser', { timeout: 180000 }, () => {
         summary = await getJson(baseUrl, '/api/v1/summary');
 
         ({ browser, page, problems } = await openBrowser(baseUrl));
+        page.on('request', (r) => {
+            const u = new URL(r.url());
+            if (u.pathname === '/api/v1/summary') summaryQueries.push(u.search);
+        });
         await page.goto(baseUrl + '/', { waitUntil: 'load' });
         await page.waitForSelector('html[data-ready="true"]', { timeout: 30000 });
     }
@@ -74,6 +79,16 @@ describe('dashboard in a real browser', { timeout: 180000 }, () => {
     after(async () => {
         if (browser) await browser.close().catch(() => {});
         if (server) await server.stop();
+    });
+
+    test('the live view asks for the summary without the history sections', () => {
+        ready();
+        // Over two years of history the full summary weighs about a megabyte; the live view
+        // needs none of it (the history views have their own routes).
+        assert.ok(summaryQueries.length > 0, 'the page never asked for /api/v1/summary');
+        for (const q of summaryQueries) {
+            assert.equal(new URLSearchParams(q).get('history'), 'false', `summary asked as '${q}'`);
+        }
     });
 
     test('the API serves the real network', () => {

@@ -292,6 +292,8 @@ def test_summary_is_the_report(srv, db):
     ("from=2025-12-18T08:55:00Z&to=2025-12-18T09:00:50Z&limit=3",
      ["--from", "2025-12-18T08:55:00Z", "--to", "2025-12-18T09:00:50Z", "--limit", "3"]),
     ("min_duration=601&limit=1000", ["--min-duration", "601", "--limit", "1000"]),
+    ("history=false", ["--no-history"]),
+    ("history=true&limit=5", ["--limit", "5"]),
 ])
 def test_summary_with_options_is_the_report(srv, db, query, args):
     assert get_json(srv, "/api/v1/summary?" + query) == shared_report(db, *args)
@@ -587,6 +589,10 @@ BAD = [
     "/api/v1/summary?min_duration=x",
     "/api/v1/summary?foo=1",
     "/api/v1/summary?by=segment",
+    "/api/v1/summary?history=no",
+    "/api/v1/summary?history=",
+    "/api/v1/summary?history=false&history=true",
+    "/api/v1/jams?history=false",
     "/api/v1/jams?from=2025-12-18T10:00:00Z&to=2025-12-18T09:00:00Z",
     "/api/v1/jams?from=2019-01-01T00:00:00Z&to=2025-12-18T00:00:00Z",   # > 3 years
     "/api/v1/jams?from=bad",
