@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "model/trafi.h"
 #include "report/api.h"
+#include "report/columns.h"
 #include "report/report.h"
 #include "warehouse/db.h"
 
@@ -20,47 +21,6 @@ static int64_t lo(bch_time t)
 static int64_t hi(bch_time t)
 {
     return t == BCH_TIME_NONE ? T_MAX : t;
-}
-
-static json_t *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    return t ? json_string((const char *)t) : json_null();
-}
-
-static json_t *col_real(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
-        return json_null();
-    }
-    return json_real(sqlite3_column_double(st, i));
-}
-
-static bch_time col_time(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? BCH_TIME_NONE : sqlite3_column_int64(st, i);
-}
-
-static sqlite3_stmt *prepare(sqlite3 *db, const char *what, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        bch_error("api", "%s query: %s", what, sqlite3_errmsg(db));
-        return NULL;
-    }
-    return st;
-}
-
-/* sqlite3_step() result of a finished loop: DONE is success. */
-static int finish(sqlite3 *db, sqlite3_stmt *st, int rc, const char *what)
-{
-    if (rc != SQLITE_DONE) {
-        bch_error("api", "%s query: %s", what, sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 bch_time bch_api_data_start(sqlite3 *db)
@@ -81,7 +41,7 @@ json_t *bch_api_network(sqlite3 *db, int64_t stale_s)
         "(SELECT max(mdate) FROM observation WHERE segment_id = s.segment_id) "
         "ORDER BY s.gid, s.ident";
     bch_time at = bch_report_snapshot_at(db, BCH_TIME_NONE);
-    sqlite3_stmt *st = prepare(db, "network", sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "network", sql);
     json_t *features = json_array();
     json_t *fc = NULL;
     int rc;
@@ -94,7 +54,7 @@ json_t *bch_api_network(sqlite3 *db, int64_t stale_s)
         json_t *g = geom ? json_loads(geom, JSON_REJECT_DUPLICATES, NULL) : NULL;
         bool observed = sqlite3_column_type(st, 9) != SQLITE_NULL;
         int state = observed ? sqlite3_column_int(st, 8) : BCH_STATE_INCONNU;
-        bch_time mdate = col_time(st, 9);
+        bch_time mdate = bch_col_time(st, 9);
         json_t *age = json_null();
         bool stale = false;
         json_t *f;
@@ -108,20 +68,20 @@ json_t *bch_api_network(sqlite3 *db, int64_t stale_s)
             /* As snapshot.n_stale: a known state observed too long ago. */
             stale = bch_state_known(state) && at - mdate > stale_s;
         }
-        f = json_pack("{s:s, s:o, s:{s:o, s:o, s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}}",
-                      "type", "Feature", "geometry", g ? g : json_null(), "properties", "gid",
-                      sqlite3_column_type(st, 0) == SQLITE_NULL
-                          ? json_null()
-                          : json_integer(sqlite3_column_int64(st, 0)),
-                      "ident", col_text(st, 1), "state", bch_state_name(state), "mdate",
-                      bch_json_time(mdate), "state_age_s", age, "stale", stale, "length_m",
-                      col_real(st, 3), "typevoie", col_text(st, 4), "commune", col_text(st, 5),
-                      "code_commune", col_text(st, 6), "origine", col_text(st, 7));
+        f = json_pack(
+            "{s:s, s:o, s:{s:o, s:o, s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}}", "type",
+            "Feature", "geometry", g ? g : json_null(), "properties", "gid",
+            sqlite3_column_type(st, 0) == SQLITE_NULL ? json_null()
+                                                      : json_integer(sqlite3_column_int64(st, 0)),
+            "ident", bch_col_text(st, 1), "state", bch_state_name(state), "mdate",
+            bch_json_time(mdate), "state_age_s", age, "stale", stale, "length_m",
+            bch_col_real(st, 3), "typevoie", bch_col_text(st, 4), "commune", bch_col_text(st, 5),
+            "code_commune", bch_col_text(st, 6), "origine", bch_col_text(st, 7));
         if (!f || json_array_append_new(features, f)) {
             goto out;
         }
     }
-    if (finish(db, st, rc, "network")) {
+    if (bch_rep_finish(db, st, rc, "network")) {
         st = NULL;
         goto out;
     }
@@ -148,7 +108,7 @@ json_t *bch_api_profile(sqlite3 *db, bch_time from, bch_time to)
         "SELECT hour, sum(s_fluide + s_dense + s_congested), sum(s_dense), sum(s_congested) "
         "FROM hourly_segment WHERE hour <= ?2 AND hour > ?1 - 3600 GROUP BY hour";
     struct cell cells[7][24];
-    sqlite3_stmt *st = prepare(db, "profile", sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "profile", sql);
     json_t *arr = NULL;
     int rc;
 
@@ -169,7 +129,7 @@ json_t *bch_api_profile(sqlite3 *db, bch_time from, bch_time to)
         c->dense += sqlite3_column_int64(st, 2);
         c->congested += sqlite3_column_int64(st, 3);
     }
-    if (finish(db, st, rc, "profile")) {
+    if (bch_rep_finish(db, st, rc, "profile")) {
         return NULL;
     }
     arr = json_array();
@@ -200,8 +160,9 @@ json_t *bch_api_profile(sqlite3 *db, bch_time from, bch_time to)
 static json_t *point(sqlite3_stmt *st, bch_time at)
 {
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "at", bch_json_time(at), "congested_share",
-                     col_real(st, 1), "congested_km", col_real(st, 2), "dense_km", col_real(st, 3),
-                     "known_km", col_real(st, 4), "unknown_share", col_real(st, 5));
+                     bch_col_real(st, 1), "congested_km", bch_col_real(st, 2), "dense_km",
+                     bch_col_real(st, 3), "known_km", bch_col_real(st, 4), "unknown_share",
+                     bch_col_real(st, 5));
 }
 
 json_t *bch_api_timeseries(sqlite3 *db, bch_time from, bch_time to, size_t max_points)
@@ -216,7 +177,7 @@ json_t *bch_api_timeseries(sqlite3 *db, bch_time from, bch_time to, size_t max_p
         "SELECT (at - ?3) / ?4, avg(congested_share), avg(congested_km), avg(dense_km), "
         "avg(known_km), avg(unknown_share) FROM snapshot WHERE at BETWEEN ?1 AND ?2 "
         "GROUP BY 1 ORDER BY 1";
-    sqlite3_stmt *st = prepare(db, "timeseries", count_sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "timeseries", count_sql);
     int64_t n = 0, first = 0, last = 0, width = 0;
     json_t *arr = NULL;
     int rc = SQLITE_DONE;
@@ -238,9 +199,9 @@ json_t *bch_api_timeseries(sqlite3 *db, bch_time from, bch_time to, size_t max_p
     if ((uint64_t)n > max_points) {
         /* ceil so that at most max_points buckets cover [first, last]. */
         width = (last - first) / (int64_t)max_points + 1;
-        st = prepare(db, "timeseries", bucket_sql);
+        st = bch_rep_prepare(db, "timeseries", bucket_sql);
     } else {
-        st = prepare(db, "timeseries", raw_sql);
+        st = bch_rep_prepare(db, "timeseries", raw_sql);
     }
     if (!st) {
         return NULL;
@@ -265,7 +226,7 @@ json_t *bch_api_timeseries(sqlite3 *db, bch_time from, bch_time to, size_t max_p
         sqlite3_finalize(st);
         return NULL;
     }
-    if (finish(db, st, rc, "timeseries")) {
+    if (bch_rep_finish(db, st, rc, "timeseries")) {
         json_decref(arr);
         return NULL;
     }
@@ -281,7 +242,7 @@ static int find_segment(sqlite3 *db, int64_t gid, int64_t *segment_id)
         "SELECT segment_id FROM (SELECT segment_id, 1 AS rank, 0 AS since FROM segment "
         "WHERE gid = ?1 UNION ALL SELECT segment_id, 2, valid_from FROM segment_gid "
         "WHERE gid = ?1) ORDER BY rank, since DESC LIMIT 1";
-    sqlite3_stmt *st = prepare(db, "history", sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "history", sql);
     int rc;
 
     if (!st) {
@@ -305,7 +266,7 @@ static json_t *history_intervals(sqlite3 *db, int64_t segment_id, bch_time from,
     static const char *sql =
         "SELECT start, end, state FROM state_interval WHERE segment_id = ?1 AND start <= ?3 "
         "AND (end IS NULL OR end > ?2) ORDER BY start LIMIT ?4";
-    sqlite3_stmt *st = prepare(db, "history", sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "history", sql);
     json_t *arr = json_array();
     size_t n = 0;
     int rc;
@@ -320,7 +281,7 @@ static json_t *history_intervals(sqlite3 *db, int64_t segment_id, bch_time from,
     *truncated = false;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         bch_time start = sqlite3_column_int64(st, 0);
-        bch_time end = col_time(st, 1);
+        bch_time end = bch_col_time(st, 1);
         bch_time stop = end != BCH_TIME_NONE ? end : until;
         json_t *o;
 
@@ -336,7 +297,7 @@ static json_t *history_intervals(sqlite3 *db, int64_t segment_id, bch_time from,
             goto fail;
         }
     }
-    if (finish(db, st, rc, "history")) {
+    if (bch_rep_finish(db, st, rc, "history")) {
         json_decref(arr);
         return NULL;
     }
@@ -360,7 +321,7 @@ static json_t *history_jams(sqlite3 *db, int64_t segment_id, bch_time from, bch_
         "s.typevoie, s.commune FROM jam_episode j JOIN segment s USING (segment_id) "
         "WHERE j.segment_id = ?3 AND j.start <= ?2 AND (j.end IS NULL OR j.end > ?1) "
         "ORDER BY j.start";
-    sqlite3_stmt *st = prepare(db, "history", sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "history", sql);
     json_t *arr = json_array();
     int rc;
 
@@ -374,16 +335,17 @@ static json_t *history_jams(sqlite3 *db, int64_t segment_id, bch_time from, bch_
     sqlite3_bind_int64(st, 3, segment_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         bch_time start = sqlite3_column_int64(st, 2);
-        bch_time end = col_time(st, 3);
+        bch_time end = bch_col_time(st, 3);
         bool ongoing = end == BCH_TIME_NONE || (to != BCH_TIME_NONE && end > to);
         bch_time stop = ongoing ? to : end;
         json_t *o = json_pack(
             "{s:I, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, s:o}", "gid",
-            (json_int_t)sqlite3_column_int64(st, 0), "ident", col_text(st, 1), "start",
+            (json_int_t)sqlite3_column_int64(st, 0), "ident", bch_col_text(st, 1), "start",
             bch_json_time(start), "end", bch_json_time(ongoing ? BCH_TIME_NONE : end), "duration_s",
             stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start), "left_censored",
             sqlite3_column_int(st, 4), "peak_state", bch_state_name(sqlite3_column_int(st, 5)),
-            "length_m", col_real(st, 6), "typevoie", col_text(st, 7), "commune", col_text(st, 8));
+            "length_m", bch_col_real(st, 6), "typevoie", bch_col_text(st, 7), "commune",
+            bch_col_text(st, 8));
 
         if (!o || json_array_append_new(arr, o)) {
             sqlite3_finalize(st);
@@ -391,7 +353,7 @@ static json_t *history_jams(sqlite3 *db, int64_t segment_id, bch_time from, bch_
             return NULL;
         }
     }
-    if (finish(db, st, rc, "history")) {
+    if (bch_rep_finish(db, st, rc, "history")) {
         json_decref(arr);
         return NULL;
     }
@@ -417,7 +379,7 @@ json_t *bch_api_segment_history(sqlite3 *db, int64_t gid, bch_time from, bch_tim
     until = bch_report_snapshot_at(db, BCH_TIME_NONE);
     intervals = history_intervals(db, segment_id, from, to, until, &truncated);
     jams = history_jams(db, segment_id, from, to);
-    st = prepare(db, "history", sql);
+    st = bch_rep_prepare(db, "history", sql);
     if (!intervals || !jams || !st) {
         goto out;
     }
@@ -426,12 +388,13 @@ json_t *bch_api_segment_history(sqlite3 *db, int64_t gid, bch_time from, bch_tim
         bch_error("api", "history query: segment %lld vanished", (long long)segment_id);
         goto out;
     }
-    o = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "gid",
-        sqlite3_column_type(st, 0) == SQLITE_NULL ? json_integer(gid)
-                                                  : json_integer(sqlite3_column_int64(st, 0)),
-        "ident", col_text(st, 1), "typevoie", col_text(st, 2), "commune", col_text(st, 3),
-        "length_m", col_real(st, 4), "intervals", intervals, "truncated", truncated, "jams", jams);
+    o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "gid",
+                  sqlite3_column_type(st, 0) == SQLITE_NULL
+                      ? json_integer(gid)
+                      : json_integer(sqlite3_column_int64(st, 0)),
+                  "ident", bch_col_text(st, 1), "typevoie", bch_col_text(st, 2), "commune",
+                  bch_col_text(st, 3), "length_m", bch_col_real(st, 4), "intervals", intervals,
+                  "truncated", truncated, "jams", jams);
     intervals = NULL; /* o owns them now (json_pack steals "o" references) */
     jams = NULL;
 out:
@@ -469,7 +432,7 @@ json_t *bch_api_health(sqlite3 *db, bch_time now)
     static const char *sql =
         "SELECT at, segments, n_inconnu, n_stale, unknown_share, stale_share, newest_mdate, "
         "flag FROM snapshot ORDER BY at DESC LIMIT 1";
-    sqlite3_stmt *st = prepare(db, "health", sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "health", sql);
     const char *status = "empty";
     bch_time at = BCH_TIME_NONE, newest = BCH_TIME_NONE;
     json_t *unknown = NULL, *stale = NULL, *flag = NULL, *age = NULL;
@@ -486,10 +449,10 @@ json_t *bch_api_health(sqlite3 *db, bch_time now)
         const char *f = (const char *)sqlite3_column_text(st, 7);
 
         at = sqlite3_column_int64(st, 0);
-        newest = col_time(st, 6);
-        unknown = col_real(st, 4);
-        stale = col_real(st, 5);
-        flag = col_text(st, 7);
+        newest = bch_col_time(st, 6);
+        unknown = bch_col_real(st, 4);
+        stale = bch_col_real(st, 5);
+        flag = bch_col_text(st, 7);
         if (f && (strcmp(f, "empty") == 0 || strcmp(f, "all_unknown") == 0)) {
             status = "empty";
         } else if (known_fresh <= 0 || now - at > 1800) {
@@ -524,7 +487,7 @@ int bch_api_gauges_read(sqlite3 *db, struct bch_api_gauges *g)
     static const char *reasons_sql =
         "SELECT reason, count(*) FROM rejected WHERE coerced = 0 GROUP BY reason "
         "ORDER BY 2 DESC, 1 LIMIT ?";
-    sqlite3_stmt *st = prepare(db, "gauges", snap_sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "gauges", snap_sql);
     int rc, ret = 0;
 
     memset(g, 0, sizeof(*g));
@@ -546,13 +509,13 @@ int bch_api_gauges_read(sqlite3 *db, struct bch_api_gauges *g)
         }
         g->congested_km = sqlite3_column_double(st, 7);
         g->known_km = sqlite3_column_double(st, 8);
-        g->newest_mdate = col_time(st, 9);
+        g->newest_mdate = bch_col_time(st, 9);
     } else if (rc != SQLITE_DONE) {
         ret = -1;
     }
     sqlite3_finalize(st);
     g->active_jams = bch_db_int(db, "SELECT count(*) FROM jam_episode WHERE end IS NULL", 0);
-    st = prepare(db, "gauges", reasons_sql);
+    st = bch_rep_prepare(db, "gauges", reasons_sql);
     if (!st) {
         return -1;
     }

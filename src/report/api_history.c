@@ -10,57 +10,10 @@
 
 #include "core/log.h"
 #include "report/api.h"
+#include "report/columns.h"
 #include "report/history.h"
 #include "report/report.h"
 #include "warehouse/db.h"
-
-static sqlite3_stmt *prepare(sqlite3 *db, const char *what, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        bch_error("api", "%s query: %s", what, sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
-}
-
-/* sqlite3_step() result of a finished loop: DONE is success. */
-static int finish(sqlite3 *db, sqlite3_stmt *st, int rc, const char *what)
-{
-    if (rc != SQLITE_DONE) {
-        bch_error("api", "%s query: %s", what, sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static json_t *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    return t ? json_string((const char *)t) : json_null();
-}
-
-static json_t *col_real(sqlite3_stmt *st, int i)
-{
-    double v;
-
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
-        return json_null();
-    }
-    v = sqlite3_column_double(st, i);
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *col_int(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
-        return json_null();
-    }
-    return json_integer(sqlite3_column_int64(st, i));
-}
 
 /* A local date (days since 1970-01-01) as "YYYY-MM-DD", or null. */
 static json_t *day_json(sqlite3_stmt *st, int i)
@@ -93,7 +46,7 @@ static json_t *local_day_json(bch_time t)
 /* min and max of one column (sql selects them); both BCH_TIME_NONE when NULL. */
 static int bounds(sqlite3 *db, const char *what, const char *sql, bch_time *first, bch_time *last)
 {
-    sqlite3_stmt *st = prepare(db, what, sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, what, sql);
     int rc;
 
     *first = *last = BCH_TIME_NONE;
@@ -169,19 +122,19 @@ json_t *bch_api_history_overview(sqlite3 *db)
     bch_history_query_default(&hq);
     overview = bch_history_overview(db, &hq);
     periods = json_array();
-    st = prepare(db, "periods", periods_sql);
+    st = bch_rep_prepare(db, "periods", periods_sql);
     if (!overview || !periods || !st) {
         goto fail;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *p = json_pack("{s:o, s:o, s:o}", "label", col_text(st, 0), "start", day_json(st, 1),
-                              "end", day_json(st, 2));
+        json_t *p = json_pack("{s:o, s:o, s:o}", "label", bch_col_text(st, 0), "start",
+                              day_json(st, 1), "end", day_json(st, 2));
 
         if (!p || json_array_append_new(periods, p)) {
             goto fail;
         }
     }
-    if (finish(db, st, rc, "periods")) {
+    if (bch_rep_finish(db, st, rc, "periods")) {
         st = NULL;
         goto fail;
     }
@@ -218,7 +171,7 @@ json_t *bch_api_corridors_geojson(sqlite3 *db)
 {
     static const char *sql =
         "SELECT gid, ident, label, length_m, geometry FROM travel_corridor ORDER BY gid";
-    sqlite3_stmt *st = prepare(db, "corridors", sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "corridors", sql);
     json_t *features = json_array();
     int rc;
 
@@ -236,13 +189,13 @@ json_t *bch_api_corridors_geojson(sqlite3 *db)
         }
         f = json_pack("{s:s, s:o, s:{s:I, s:o, s:o, s:o}}", "type", "Feature", "geometry",
                       g ? g : json_null(), "properties", "gid",
-                      (json_int_t)sqlite3_column_int64(st, 0), "ident", col_int(st, 1), "label",
-                      col_text(st, 2), "length_m", col_real(st, 3));
+                      (json_int_t)sqlite3_column_int64(st, 0), "ident", bch_col_int(st, 1), "label",
+                      bch_col_text(st, 2), "length_m", bch_col_real(st, 3));
         if (!f || json_array_append_new(features, f)) {
             goto fail;
         }
     }
-    if (finish(db, st, rc, "corridors")) {
+    if (bch_rep_finish(db, st, rc, "corridors")) {
         json_decref(features);
         return NULL;
     }
@@ -265,8 +218,8 @@ static int add_sensors(sqlite3 *db, json_t *features)
     static const char *annual_sql =
         "SELECT ident, year, sens, nom_voie, mjo_val, hpm_val, hps_val, mjo_pct FROM annual_count "
         "WHERE ident IN (SELECT ident FROM sensor) ORDER BY ident, year, sens";
-    sqlite3_stmt *st = prepare(db, "stations", sensor_sql);
-    sqlite3_stmt *an = prepare(db, "stations", annual_sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "stations", sensor_sql);
+    sqlite3_stmt *an = bch_rep_prepare(db, "stations", annual_sql);
     int rc = SQLITE_DONE, arc = SQLITE_DONE;
     bool more = false;
 
@@ -289,10 +242,10 @@ static int add_sensors(sqlite3 *db, json_t *features)
             more = (arc = sqlite3_step(an)) == SQLITE_ROW;
         }
         while (more && strcmp((const char *)sqlite3_column_text(an, 0), ident) == 0) {
-            json_t *a = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "year", col_int(an, 1),
-                                  "sens", col_text(an, 2), "nom_voie", col_text(an, 3), "mjo_val",
-                                  col_real(an, 4), "hpm_val", col_real(an, 5), "hps_val",
-                                  col_real(an, 6), "mjo_pct", col_real(an, 7));
+            json_t *a = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "year", bch_col_int(an, 1),
+                                  "sens", bch_col_text(an, 2), "nom_voie", bch_col_text(an, 3),
+                                  "mjo_val", bch_col_real(an, 4), "hpm_val", bch_col_real(an, 5),
+                                  "hps_val", bch_col_real(an, 6), "mjo_pct", bch_col_real(an, 7));
 
             if (!a || json_array_append_new(annual, a)) {
                 json_decref(annual);
@@ -302,12 +255,12 @@ static int add_sensors(sqlite3 *db, json_t *features)
         }
         if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
             latest = json_pack("{s:o, s:o, s:o}", "at", bch_json_time(sqlite3_column_int64(st, 7)),
-                               "count", col_int(st, 8), "flags", col_int(st, 9));
+                               "count", bch_col_int(st, 8), "flags", bch_col_int(st, 9));
         }
         f = json_pack("{s:s, s:o, s:{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}}", "type", "Feature",
                       "geometry", point(lon, lat), "properties", "kind", "sensor", "ident", ident,
-                      "gid", col_int(st, 1), "type", col_text(st, 2), "commune", col_text(st, 3),
-                      "code_commune", col_text(st, 4), "latest_count",
+                      "gid", bch_col_int(st, 1), "type", bch_col_text(st, 2), "commune",
+                      bch_col_text(st, 3), "code_commune", bch_col_text(st, 4), "latest_count",
                       latest ? latest : json_null(), "annual", annual);
         if (!f || json_array_append_new(features, f)) {
             goto fail;
@@ -318,7 +271,7 @@ static int add_sensors(sqlite3 *db, json_t *features)
         goto fail;
     }
     sqlite3_finalize(an);
-    return finish(db, st, rc, "stations");
+    return bch_rep_finish(db, st, rc, "stations");
 fail:
     sqlite3_finalize(st);
     sqlite3_finalize(an);
@@ -331,7 +284,7 @@ static int add_campaigns(sqlite3 *db, json_t *features)
         "SELECT gid, type, insee, annee, start_day, end_day, tmjo_tv, hpm_tv, hps_tv, v85_vl, "
         "orientation, lon, lat FROM count_campaign WHERE lon IS NOT NULL AND lat IS NOT NULL "
         "ORDER BY gid";
-    sqlite3_stmt *st = prepare(db, "campaigns", sql);
+    sqlite3_stmt *st = bch_rep_prepare(db, "campaigns", sql);
     int rc;
 
     if (!st) {
@@ -343,17 +296,17 @@ static int add_campaigns(sqlite3 *db, json_t *features)
             "Feature", "geometry",
             point(sqlite3_column_double(st, 11), sqlite3_column_double(st, 12)), "properties",
             "kind", "campaign", "gid", (json_int_t)sqlite3_column_int64(st, 0), "type",
-            col_text(st, 1), "insee", col_text(st, 2), "annee", col_int(st, 3), "start_day",
-            day_json(st, 4), "end_day", day_json(st, 5), "tmjo_tv", col_real(st, 6), "hpm_tv",
-            col_real(st, 7), "hps_tv", col_real(st, 8), "v85_vl", col_real(st, 9), "orientation",
-            col_text(st, 10));
+            bch_col_text(st, 1), "insee", bch_col_text(st, 2), "annee", bch_col_int(st, 3),
+            "start_day", day_json(st, 4), "end_day", day_json(st, 5), "tmjo_tv",
+            bch_col_real(st, 6), "hpm_tv", bch_col_real(st, 7), "hps_tv", bch_col_real(st, 8),
+            "v85_vl", bch_col_real(st, 9), "orientation", bch_col_text(st, 10));
 
         if (!f || json_array_append_new(features, f)) {
             sqlite3_finalize(st);
             return -1;
         }
     }
-    return finish(db, st, rc, "campaigns");
+    return bch_rep_finish(db, st, rc, "campaigns");
 }
 
 json_t *bch_api_stations(sqlite3 *db)

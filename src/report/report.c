@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "model/trafi.h"
+#include "report/columns.h"
 #include "report/report.h"
 #include "warehouse/db.h"
 
@@ -28,26 +29,6 @@ json_t *bch_json_time(bch_time t)
     return json_string(buf);
 }
 
-static json_t *col_json_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    return t ? json_string((const char *)t) : json_null();
-}
-
-static json_t *col_json_real(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
-        return json_null();
-    }
-    return json_real(sqlite3_column_double(st, i));
-}
-
-static bch_time col_time(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? BCH_TIME_NONE : sqlite3_column_int64(st, i);
-}
-
 bch_time bch_report_snapshot_at(sqlite3 *db, bch_time at)
 {
     sqlite3_stmt *st = NULL;
@@ -59,7 +40,7 @@ bch_time bch_report_snapshot_at(sqlite3 *db, bch_time at)
     }
     sqlite3_bind_int64(st, 1, at == BCH_TIME_NONE ? INT64_MAX : at);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        t = col_time(st, 0);
+        t = bch_col_time(st, 0);
     }
     sqlite3_finalize(st);
     return t;
@@ -94,14 +75,13 @@ json_t *bch_report_latest(sqlite3 *db, bch_time at)
             (json_int_t)sqlite3_column_int64(st, 5), "stale",
             (json_int_t)sqlite3_column_int64(st, 6), "known_km", known, "congested_km",
             sqlite3_column_double(st, 8), "dense_km", dense, "congested_share",
-            col_json_real(st, 10), "dense_share",
-            known > 0 ? json_real(dense / known) : json_null(), "weighted_index",
-            col_json_real(st, 11), "unknown_share", sqlite3_column_double(st, 12), "stale_share",
-            sqlite3_column_double(st, 13), "newest_mdate", bch_json_time(col_time(st, 14)),
-            "newest_age_s",
+            bch_col_real(st, 10), "dense_share", known > 0 ? json_real(dense / known) : json_null(),
+            "weighted_index", bch_col_real(st, 11), "unknown_share", sqlite3_column_double(st, 12),
+            "stale_share", sqlite3_column_double(st, 13), "newest_mdate",
+            bch_json_time(bch_col_time(st, 14)), "newest_age_s",
             sqlite3_column_type(st, 15) == SQLITE_NULL ? json_null()
                                                        : json_integer(sqlite3_column_int64(st, 15)),
-            "flag", col_json_text(st, 16), "segments", (json_int_t)sqlite3_column_int64(st, 17));
+            "flag", bch_col_text(st, 16), "segments", (json_int_t)sqlite3_column_int64(st, 17));
         if (!o) {
             o = json_null();
         }
@@ -129,20 +109,19 @@ json_t *bch_report_jams(sqlite3 *db, bch_time from, bch_time to, int64_t min_dur
     sqlite3_bind_int64(st, 3, min_duration_s);
     while (sqlite3_step(st) == SQLITE_ROW) {
         bch_time start = sqlite3_column_int64(st, 2);
-        bch_time end = col_time(st, 3);
+        bch_time end = bch_col_time(st, 3);
         bool ongoing = end == BCH_TIME_NONE || (to != BCH_TIME_NONE && end > to);
         bch_time stop = ongoing ? to : end;
 
         json_array_append_new(
-            arr,
-            json_pack("{s:I, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, s:o}", "gid",
-                      (json_int_t)sqlite3_column_int64(st, 0), "ident", col_json_text(st, 1),
-                      "start", bch_json_time(start), "end",
-                      bch_json_time(ongoing ? BCH_TIME_NONE : end), "duration_s",
-                      stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start),
-                      "left_censored", sqlite3_column_int(st, 4), "peak_state",
-                      bch_state_name(sqlite3_column_int(st, 5)), "length_m", col_json_real(st, 6),
-                      "typevoie", col_json_text(st, 7), "commune", col_json_text(st, 8)));
+            arr, json_pack(
+                     "{s:I, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, s:o}", "gid",
+                     (json_int_t)sqlite3_column_int64(st, 0), "ident", bch_col_text(st, 1), "start",
+                     bch_json_time(start), "end", bch_json_time(ongoing ? BCH_TIME_NONE : end),
+                     "duration_s", stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start),
+                     "left_censored", sqlite3_column_int(st, 4), "peak_state",
+                     bch_state_name(sqlite3_column_int(st, 5)), "length_m", bch_col_real(st, 6),
+                     "typevoie", bch_col_text(st, 7), "commune", bch_col_text(st, 8)));
     }
     sqlite3_finalize(st);
     return arr;
@@ -212,16 +191,16 @@ json_t *bch_report_hotspots(sqlite3 *db, bch_time from, bch_time to, const char 
     sqlite3_bind_int64(st, 2, to == BCH_TIME_NONE ? INT64_MAX / 2 : to);
     sqlite3_bind_int(st, 3, limit);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:o, s:I, s:I, s:o, s:f}", "key", col_json_text(st, 0),
+        json_t *o = json_pack("{s:o, s:I, s:I, s:o, s:f}", "key", bch_col_text(st, 0),
                               "congested_s", (json_int_t)sqlite3_column_int64(st, 3), "episodes",
                               (json_int_t)sqlite3_column_int64(st, 4), "length_m",
-                              col_json_real(st, 5), "congested_km_h", sqlite3_column_double(st, 8));
+                              bch_col_real(st, 5), "congested_km_h", sqlite3_column_double(st, 8));
 
         if (seg) {
-            json_object_set_new(o, "ident", col_json_text(st, 1));
+            json_object_set_new(o, "ident", bch_col_text(st, 1));
             json_object_set_new(o, "gid", json_integer(sqlite3_column_int64(st, 2)));
-            json_object_set_new(o, "typevoie", col_json_text(st, 6));
-            json_object_set_new(o, "commune", col_json_text(st, 7));
+            json_object_set_new(o, "typevoie", bch_col_text(st, 6));
+            json_object_set_new(o, "commune", bch_col_text(st, 7));
         }
         json_array_append_new(arr, o);
     }
