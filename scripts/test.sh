@@ -93,19 +93,10 @@ else
         # history of the shared data folder (hourly scores, travel times, counts, stations,
         # works, lockdowns): the live views and the history views (tests/browser/README.md).
         browser_db() {
-            local db=test-output/browser.db H=$BOUCHON_SHARED/data/bordeaux/history D=$BOUCHON_SHARED/data/bordeaux
-            rm -f "$db" "$db"-wal "$db"-shm
-            ./build/bouchon -q replay --db "$db" data/bordeaux &&
-            ./build/bouchon import --db "$db" --kind segment-history --segments "$H"/ci_trafi_l_segments_2020-03.geojson \
-                "$H"/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz -q &&
-            ./build/bouchon import --db "$db" --kind travel-times --corridors "$H"/ci_tpstj_a_corridors.geojson \
-                "$H"/ci_tpstj_a_hourly_2021-01_2022-01.csv.gz "$D"/ci_tpstj_a_2025-12-17T1405Z.csv -q &&
-            ./build/bouchon import --db "$db" --kind counts "$D"/comptage-du-trafic-2023.csv "$D"/comptage_trafic_2019.json \
-                "$D"/comptage_trafic_2021.json -q &&
-            ./build/bouchon import --db "$db" --kind sensors "$D"/pc_capte_p_2022-03-10T1040.json "$D"/pc_capte_ponct_p.json \
-                "$H"/pc_capte_p_hourly_network_total_2020-11_2022-01.csv -q &&
-            ./build/bouchon import --db "$db" --kind works "$D"/ci_chantier_2024-10-01.csv -q &&
-            ./build/bouchon import --db "$db" --kind periods "$H"/lockdowns_fr.csv -q
+            rm -f test-output/browser.db test-output/browser.db-wal test-output/browser.db-shm
+            ./build/bouchon -q replay --db test-output/browser.db data/bordeaux &&
+                BOUCHON_BIN=$ROOT/build/bouchon bash scripts/import_history.sh test-output/browser.db \
+                    "$BOUCHON_SHARED/data/bordeaux"
         }
         run browser-db browser_db
         BOUCHON_TEST_DB=$ROOT/test-output/browser.db BOUCHON_BIN=$ROOT/build/bouchon BOUCHON_SHARED=$BOUCHON_SHARED \

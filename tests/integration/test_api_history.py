@@ -18,6 +18,7 @@ import json
 import math
 import os
 import sqlite3
+import subprocess
 import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -56,23 +57,13 @@ def must(*args, timeout=600):
 
 
 def import_everything(db):
-    """The replay and the imports of the module's warehouse, as docs and the issue give them."""
-    H, D = "history/", ""
+    """The replay, then every import of scripts/import_history.sh (the command the README gives
+    users for the whole history), run with the binary under test."""
     must("replay", "--db", db, REPO_ROOT / "data" / "bordeaux", "-q")
-    must("import", "--db", db, "--kind", "segment-history",
-         "--segments", data(H + "ci_trafi_l_segments_2020-03.geojson"),
-         data(H + "ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"), "-q")
-    must("import", "--db", db, "--kind", "travel-times",
-         "--corridors", data(H + "ci_tpstj_a_corridors.geojson"),
-         data(H + "ci_tpstj_a_hourly_2021-01_2022-01.csv.gz"),
-         data(D + "ci_tpstj_a_2025-12-17T1405Z.csv"), "-q")
-    must("import", "--db", db, "--kind", "counts", data("comptage-du-trafic-2023.csv"),
-         data("comptage_trafic_2019.json"), data("comptage_trafic_2021.json"), "-q")
-    must("import", "--db", db, "--kind", "sensors", data("pc_capte_p_2022-03-10T1040.json"),
-         data("pc_capte_ponct_p.json"),
-         data(H + "pc_capte_p_hourly_network_total_2020-11_2022-01.csv"), "-q")
-    must("import", "--db", db, "--kind", "works", data("ci_chantier_2024-10-01.csv"), "-q")
-    must("import", "--db", db, "--kind", "periods", data(H + "lockdowns_fr.csv"), "-q")
+    r = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "import_history.sh"), str(db),
+                        str(shared_dir())], env={**os.environ, "BOUCHON_BIN": str(bouchon_bin())},
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, f"import_history.sh: {r.stderr[-2000:]}"
 
 
 def q(db, sql, *params):
