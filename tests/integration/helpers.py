@@ -38,6 +38,28 @@ DATASET = "ci_trafi_l"
 # The bouchon binary
 
 
+def shared_dir():
+    """The project's shared real data, $BOUCHON_SHARED/data/bordeaux (default ../shared beside
+    the repository). A missing folder fails the test with the reason."""
+    import pytest
+
+    root = Path(os.environ.get("BOUCHON_SHARED") or REPO_ROOT.parent / "shared")
+    data = root / "data" / "bordeaux"
+    if not data.is_dir():
+        pytest.fail(f"shared data not found at {data} (set BOUCHON_SHARED)")
+    return data
+
+
+def shared_file(name):
+    """A file of shared_dir() (e.g. "history/lockdowns_fr.csv"); a missing one fails the test."""
+    import pytest
+
+    path = shared_dir() / name
+    if not path.exists():
+        pytest.fail(f"missing shared file {path}")
+    return path
+
+
 def bouchon_bin():
     """Path of the binary under test: $BOUCHON_BIN if set (relative values are taken
     from the repository root), else <repo>/build/bouchon."""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO_ROOT, bouchon_available, bouchon_bin, run_bouchon
+from helpers import REPO_ROOT, bouchon_available, bouchon_bin, run_bouchon, shared_dir, shared_file
 from test_api import Serve
 
 HISTORY_ROUTES = ["/api/v1/history", "/api/v1/history/daily", "/api/v1/history/profile",
@@ -33,21 +33,6 @@ HISTORY_ROUTES = ["/api/v1/history", "/api/v1/history/daily", "/api/v1/history/p
                   "/api/v1/history/periods", "/api/v1/corridors", "/api/v1/corridors.geojson",
                   "/api/v1/stations"]
 TIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def shared_dir():
-    root = Path(os.environ.get("BOUCHON_SHARED") or REPO_ROOT.parent / "shared")
-    data = root / "data" / "bordeaux"
-    if not data.is_dir():
-        pytest.fail(f"shared data not found at {data} (set BOUCHON_SHARED)")
-    return data
-
-
-def data(name):
-    path = shared_dir() / name
-    if not path.exists():
-        pytest.fail(f"missing shared file {path}")
-    return path
 
 
 def must(*args, timeout=600):
@@ -351,10 +336,10 @@ def score_rows_of_day(path, day):
 @pytest.mark.slow
 def test_daily_index_of_one_day_from_the_raw_file(srv):
     day = "2020-03-10"  # a Tuesday, a week before the first lockdown
-    rows = score_rows_of_day(data("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"), day)
+    rows = score_rows_of_day(shared_file("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"), day)
     assert len(rows) > 10_000
     # gid -> ident of the first generation: tied gids share their ident's key
-    segs = json.loads(data("history/ci_trafi_l_segments_2020-03.geojson").read_text())
+    segs = json.loads(shared_file("history/ci_trafi_l_segments_2020-03.geojson").read_text())
     ident = {f["properties"]["gid"]: f["properties"]["ident"] for f in segs["features"]}
     # CONGESTION_METRICS.md: 0 unknown, above 3 -> 3, (0, 1) -> 1; index = (score - 1) / 2;
     # rows of one segment key and hour merge, the higher cleaned score winning
@@ -388,8 +373,8 @@ def test_daily_index_of_one_day_from_the_raw_file(srv):
 def test_stations_from_the_raw_files(srv):
     fc = get(srv, "/api/v1/stations")
     assert fc["type"] == "FeatureCollection"
-    sensors = json.loads(data("pc_capte_p_2022-03-10T1040.json").read_text())
-    campaigns = json.loads(data("pc_capte_ponct_p.json").read_text())
+    sensors = json.loads(shared_file("pc_capte_p_2022-03-10T1040.json").read_text())
+    campaigns = json.loads(shared_file("pc_capte_ponct_p.json").read_text())
     with_xy = {r["fields"]["ident"]: r["geometry"]["coordinates"] for r in sensors
                if (r.get("geometry") or {}).get("coordinates")}
     camp_xy = {r["gid"]: [r["geo_point_2d"]["lon"], r["geo_point_2d"]["lat"]] for r in campaigns
@@ -426,12 +411,12 @@ def raw_annual(ident):
 
     out = []
     for year in (2019, 2021):
-        for r in json.loads(data(f"comptage_trafic_{year}.json").read_text()):
+        for r in json.loads(shared_file(f"comptage_trafic_{year}.json").read_text()):
             f = r["fields"]
             if f.get("ident") == ident:
                 out.append((year, f.get("sens_cir") or "", num(f.get("mjo_val")),
                             num(f.get("mjo"))))
-    with open(data("comptage-du-trafic-2023.csv"), encoding="utf-8-sig", newline="") as f:
+    with open(shared_file("comptage-du-trafic-2023.csv"), encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f, delimiter=";"))
     for r in rows:
         if r["IDENT"] == ident:
@@ -464,8 +449,8 @@ def test_station_annual_counts_from_the_raw_files(srv):
     idents = set()
     for year in (2019, 2021):
         idents |= {r["fields"].get("ident") for r in
-                   json.loads(data(f"comptage_trafic_{year}.json").read_text())}
-    with open(data("comptage-du-trafic-2023.csv"), encoding="utf-8-sig", newline="") as f:
+                   json.loads(shared_file(f"comptage_trafic_{year}.json").read_text())}
+    with open(shared_file("comptage-du-trafic-2023.csv"), encoding="utf-8-sig", newline="") as f:
         idents |= {r["IDENT"] for r in csv.DictReader(f, delimiter=";")}
     assert sum(bool(p["annual"]) for p in by_ident.values()) == len(idents & set(by_ident))
     # pc_capte_p: Z24CT3 counted 50 vehicles at 10:40 local
@@ -478,7 +463,7 @@ def test_station_annual_counts_from_the_raw_files(srv):
 @pytest.mark.slow
 def test_corridors_geojson(srv, hist_db):
     fc = get(srv, "/api/v1/corridors.geojson")
-    corr = json.loads(data("history/ci_tpstj_a_corridors.geojson").read_text())
+    corr = json.loads(shared_file("history/ci_tpstj_a_corridors.geojson").read_text())
     assert fc["type"] == "FeatureCollection"
     assert [f["properties"]["gid"] for f in fc["features"]] == list(range(1, 17))
     raw = {int(f["properties"]["ident"]): f["geometry"] for f in corr["features"]}

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from helpers import REPO_ROOT, bouchon_available, bouchon_bin
-from test_api_history import HISTORY_ROUTES, Served, data, must, plus_1s, section
+from helpers import REPO_ROOT, bouchon_available, bouchon_bin, shared_file
+from test_api_history import HISTORY_ROUTES, Served, must, plus_1s, section
 
 
 def replay_only(db):
@@ -186,7 +186,7 @@ def test_only_get_and_head(empty_srv):
 def score_part(path, first, count):
     """Lines first .. first + count - 1 (1-based, after the header) of the gzip score file,
     written as a plain CSV."""
-    with gzip.open(data("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"), "rt",
+    with gzip.open(shared_file("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"), "rt",
                    newline="") as src, open(path, "w", newline="") as out:
         out.write(src.readline())
         for i, line in enumerate(src, 1):
@@ -270,7 +270,7 @@ def test_cache_follows_every_import(tmp_path):
         # 1. segment-history, seen between two batch transactions, then completed
         sources = count(db, "SELECT count(*) FROM raw_source")
         p = stopped_partway(db, part_a, "--segments",
-                            data(H + "ci_trafi_l_segments_2020-03.geojson"))
+                            shared_file(H + "ci_trafi_l_segments_2020-03.geojson"))
         try:
             mid = bodies(srv)
             assert mid == fresh(db)
@@ -308,17 +308,17 @@ def test_cache_follows_every_import(tmp_path):
 
         # 3.. the other kinds, one import each
         steps = [
-            (["travel-times", "--corridors", data(H + "ci_tpstj_a_corridors.geojson"),
-              data("ci_tpstj_a_2025-12-17T1405Z.csv")],
+            (["travel-times", "--corridors", shared_file(H + "ci_tpstj_a_corridors.geojson"),
+              shared_file("ci_tpstj_a_2025-12-17T1405Z.csv")],
              {OVERVIEW, "/api/v1/corridors", "/api/v1/corridors.geojson"}),
-            (["sensors", data("pc_capte_p_2022-03-10T1040.json"), data("pc_capte_ponct_p.json"),
-              data(H + "pc_capte_p_hourly_network_total_2020-11_2022-01.csv")],
+            (["sensors", shared_file("pc_capte_p_2022-03-10T1040.json"), shared_file("pc_capte_ponct_p.json"),
+              shared_file(H + "pc_capte_p_hourly_network_total_2020-11_2022-01.csv")],
              {OVERVIEW, "/api/v1/stations"}),
-            (["counts", data("comptage-du-trafic-2023.csv"), data("comptage_trafic_2019.json"),
-              data("comptage_trafic_2021.json")],
+            (["counts", shared_file("comptage-du-trafic-2023.csv"), shared_file("comptage_trafic_2019.json"),
+              shared_file("comptage_trafic_2021.json")],
              {OVERVIEW, "/api/v1/stations"}),
-            (["works", data("ci_chantier_2024-10-01.csv")], set()),
-            (["periods", data(H + "lockdowns_fr.csv")], {OVERVIEW, "/api/v1/history/periods"}),
+            (["works", shared_file("ci_chantier_2024-10-01.csv")], set()),
+            (["periods", shared_file(H + "lockdowns_fr.csv")], {OVERVIEW, "/api/v1/history/periods"}),
         ]
         prev = resumed
         for args, expect in steps:

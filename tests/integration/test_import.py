@@ -20,26 +20,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpers import REPO_ROOT, bouchon_available, bouchon_bin, run_bouchon
+from helpers import REPO_ROOT, bouchon_available, bouchon_bin, run_bouchon, shared_dir, shared_file
 
 PARIS = ZoneInfo("Europe/Paris")
 DST_DAYS = {"2019-10-27": 25, "2020-03-29": 23, "2020-10-25": 25, "2021-03-28": 23,
             "2021-10-31": 25}
-
-
-def shared_dir():
-    root = Path(os.environ.get("BOUCHON_SHARED") or REPO_ROOT.parent / "shared")
-    data = root / "data" / "bordeaux"
-    if not data.is_dir():
-        pytest.fail(f"shared data not found at {data} (set BOUCHON_SHARED)")
-    return data
-
-
-def data(name):
-    path = shared_dir() / name
-    if not path.exists():
-        pytest.fail(f"missing shared file {path}")
-    return path
 
 
 def imp(db, kind, *inputs, extra=(), timeout=600):
@@ -91,10 +76,10 @@ def history(tmp_path_factory):
         pytest.fail(f"bouchon binary not built: {bouchon_bin()}")
     db = tmp_path_factory.mktemp("history") / "h.db"
     rc, stats = imp(db, "segment-history",
-                    data("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"),
-                    extra=("--segments", data("history/ci_trafi_l_segments_2020-03.geojson")))
+                    shared_file("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"),
+                    extra=("--segments", shared_file("history/ci_trafi_l_segments_2020-03.geojson")))
     assert rc == 0
-    rc2, periods = imp(db, "periods", data("history/lockdowns_fr.csv"))
+    rc2, periods = imp(db, "periods", shared_file("history/lockdowns_fr.csv"))
     assert rc2 == 0 and periods["stored"] == 3
     return db, stats
 
@@ -144,7 +129,7 @@ def test_first_generation_tied_to_idents(history):
 
 def dst_rows_python():
     """Rows of the local days around the DST days, straight from the gzip file."""
-    path = data("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz")
+    path = shared_file("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz")
     dates = set()
     for d in DST_DAYS:
         day = date.fromisoformat(d)
@@ -187,7 +172,7 @@ def test_importing_again_changes_nothing(history):
     db, _ = history
     before = q(db, "SELECT count(*), sum(rows), sum(known), sum(sum_idx_e9) FROM history_hour")
     rc, st = imp(db, "segment-history",
-                 data("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"))
+                 shared_file("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"))
     assert rc == 0
     assert st["skipped"] == 1 and st["rows"] == 0
     assert q(db, "SELECT count(*), sum(rows), sum(known), sum(sum_idx_e9) FROM history_hour") \
@@ -263,7 +248,7 @@ def test_heavy_sections_are_fast(history):
 
 def test_overlapping_extracts_merge(tmp_path, bouchon):
     """Two overlapping extracts of the real history give the tables of their union."""
-    path = data("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz")
+    path = shared_file("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz")
     with gzip.open(path, "rt") as f:
         lines = [next(f) for _ in range(60001)]
     header, rows = lines[0], lines[1:]
@@ -272,7 +257,7 @@ def test_overlapping_extracts_merge(tmp_path, bouchon):
     with gzip.open(b, "wt") as f:
         f.write(header + "".join(rows[20000:]))
     u.write_text(header + "".join(rows))
-    segs = data("history/ci_trafi_l_segments_2020-03.geojson")
+    segs = shared_file("history/ci_trafi_l_segments_2020-03.geojson")
     db1, db2 = tmp_path / "1.db", tmp_path / "2.db"
     _, st = imp(db1, "segment-history", a, b, extra=("--segments", segs))
     assert st["duplicates"] == 20000 and st["merged"] == 0
@@ -333,10 +318,10 @@ def flags_python(samples):
 
 
 def test_travel_times_tti_pti(tmp_path, bouchon):
-    hist = data("history/ci_tpstj_a_hourly_2021-01_2022-01.csv.gz")
+    hist = shared_file("history/ci_tpstj_a_hourly_2021-01_2022-01.csv.gz")
     db = tmp_path / "t.db"
     rc, st = imp(db, "travel-times", hist,
-                 extra=("--corridors", data("history/ci_tpstj_a_corridors.geojson")))
+                 extra=("--corridors", shared_file("history/ci_tpstj_a_corridors.geojson")))
     assert rc == 0
     assert st["rows"] == 750_910  # SOURCES.md
     assert st["tt_ref_zero"] == 261_730
@@ -400,7 +385,7 @@ def test_travel_times_tti_pti(tmp_path, bouchon):
 
 def test_live_travel_times_and_sentinel(tmp_path, bouchon):
     db = tmp_path / "l.db"
-    rc, st = imp(db, "travel-times", data("ci_tpstj_a_2025-12-17T1405Z.csv"))
+    rc, st = imp(db, "travel-times", shared_file("ci_tpstj_a_2025-12-17T1405Z.csv"))
     assert rc == 0 and st["stored"] == 16
     # the 2025 snapshot shows 900 s on four corridors at once (SOURCES.md)
     assert q(db, "SELECT count(*) FROM travel_time WHERE actuel = 900 AND flags & 4")[0][0] == 4
@@ -410,17 +395,17 @@ def test_live_travel_times_and_sentinel(tmp_path, bouchon):
 
 def test_counts_sensors_works(tmp_path, bouchon):
     db = tmp_path / "c.db"
-    rc, st = imp(db, "counts", data("comptage_trafic_2019.json"), data("comptage_trafic_2021.json"),
-                 data("comptage-du-trafic-2023.csv"))
+    rc, st = imp(db, "counts", shared_file("comptage_trafic_2019.json"), shared_file("comptage_trafic_2021.json"),
+                 shared_file("comptage-du-trafic-2023.csv"))
     assert rc == 0 and st["stored"] == 534 + 441 + 345
-    rc, st = imp(db, "sensors", data("pc_capte_p_2022-03-10T1040.json"),
-                 data("pc_capte_ponct_p.json"),
-                 data("history/pc_capte_p_hourly_network_total_2020-11_2022-01.csv"))
+    rc, st = imp(db, "sensors", shared_file("pc_capte_p_2022-03-10T1040.json"),
+                 shared_file("pc_capte_ponct_p.json"),
+                 shared_file("history/pc_capte_p_hourly_network_total_2020-11_2022-01.csv"))
     assert rc == 0
     assert st["missing"] == 173 and st["stale"] == 161  # DATA_FORMATS.md §3
     assert q(db, "SELECT count(*) FROM count_campaign")[0][0] == 6762
     assert q(db, "SELECT count(*) FROM rejected WHERE field = 'insee' AND coerced = 1")[0][0] == 2
-    rc, st = imp(db, "works", data("ci_chantier_2024-10-01.csv"))
+    rc, st = imp(db, "works", shared_file("ci_chantier_2024-10-01.csv"))
     assert rc == 0 and st["stored"] == 315
     s = report(db)
     assert [y["year"] for y in s["counts"]["annual"]["years"]] == [2019, 2021, 2023]

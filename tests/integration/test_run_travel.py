@@ -25,20 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO_ROOT, OdsServer, bouchon_bin, run_bouchon
+from helpers import REPO_ROOT, OdsServer, bouchon_bin, run_bouchon, shared_file
 
 TRAVEL = "ci_tpstj_a"
 TRAFFIC = "ci_trafi_l"
 OLD_DATA = ["--stale-after", str(10 * 365 * 86400)]  # the recorded data is from 2025
 FLOOR, CAP, SENTINEL, REF_ZERO, NOT_CORRIDOR = 1, 2, 4, 8, 16
-
-
-def shared_file(name):
-    root = Path(os.environ.get("BOUCHON_SHARED") or REPO_ROOT.parent / "shared")
-    path = root / "data" / "bordeaux" / name
-    if not path.is_file():
-        pytest.fail(f"missing real data file {path}")
-    return path
 
 
 def real_travel_csv():
