@@ -1971,7 +1971,7 @@
 
   function renderDrops(box, p, key) {
     var list = p[key] || [];
-    if (!list.length) { noteBox(box, 'pas assez d\u2019heures connues dans les deux fenêtres pour classer'); return; }
+    if (!list.length) { noteBox(box, 'aucune baisse à classer : aucun groupe en baisse, ou pas assez d\u2019heures connues dans les deux fenêtres'); return; }
     var rows = list.map(function (x, i) {
       var name = key === 'top_segments' ? (x.ident || x.key) : x.key;
       var sub = key === 'top_segments' ? [x.commune, x.typevoie].filter(Boolean).join(' · ') : plural(x.segments || 0, 'tronçon');
@@ -1983,7 +1983,7 @@
     });
     replace(box, table([{ text: '#', cls: 'rank' }, { text: key === 'top_segments' ? 'Tronçon' : key === 'top_communes' ? 'Commune' : 'Type de voie' },
       { text: 'Avant', cls: 'num' }, { text: 'Pendant', cls: 'num' }, { text: 'Écart', cls: 'num' }, { text: 'Relatif', cls: 'num' }], rows));
-    box.appendChild(el('p', { class: 'muted small drops-note', text: 'Classement sur les tronçons rattachés à un identifiant, avec assez d\u2019heures connues dans les deux fenêtres ; indice moyen de la fenêtre.' }));
+    box.appendChild(el('p', { class: 'muted small drops-note', text: (key === 'top_segments' ? 'Tronçons par identifiant, ou par gid quand il n\u2019est rattaché à aucun' : 'Tronçons rattachés à un identifiant (commune et type de voie connus)') + ', avec assez d\u2019heures connues dans les deux fenêtres ; seules les baisses sont classées ; indice moyen de la fenêtre.' }));
   }
 
   // ------------------------------------------------------------------ counting stations (main map)

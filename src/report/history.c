@@ -1159,7 +1159,8 @@ static int cmp_drop(const void *a, const void *b)
     return strcmp(x->g->key, y->g->key);
 }
 
-/* Largest drops of the index from the before window to the during window. */
+/* Largest drops of the index from the before window to the during window
+ * (groups whose index did not fall are not listed). */
 static json_t *drops(const struct bch_history_query *q, const struct segv *before,
                      const struct segv *during, enum grouping by)
 {
@@ -1178,6 +1179,9 @@ static json_t *drops(const struct bch_history_query *q, const struct segv *befor
         dv[k].g = &gd[i];
         dv[k].before = b->sum / b->known;
         dv[k].during = gd[i].sum / gd[i].known;
+        if (!(dv[k].during < dv[k].before)) {
+            continue; /* a drop, or nothing to list */
+        }
         dv[k].known_b = b->known;
         dv[k].known_d = gd[i].known;
         k++;

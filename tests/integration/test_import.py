@@ -211,6 +211,12 @@ def test_report_on_the_history(history):
     assert first_lockdown["label"].startswith("Confinement 2020-03-17")
     assert first_lockdown["top_segments"] and first_lockdown["top_typevoie"]
     assert all(t["change"] < 0 for t in first_lockdown["top_segments"])
+    # "largest drops" lists drops only, in every period and grouping (the third lockdown's
+    # two tied communes did not change: 0 -> 0 is not a drop)
+    for p in periods:
+        for key in ("top_segments", "top_communes", "top_typevoie"):
+            assert all(t["index_during"] < t["index_before"] and t["change"] < 0
+                       for t in p.get(key, [])), (p["label"], key)
 
 
 @pytest.mark.slow
