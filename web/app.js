@@ -501,6 +501,7 @@
   function renderHealth() {
     var h = S.health;
     var card = $('feed-health');
+    renderLive();
     if (!h) {
       card.setAttribute('data-status', S.errors.health ? 'error' : '');
       $('feed-health-status').textContent = S.errors.health ? 'Injoignable' : '—';
@@ -2400,10 +2401,30 @@
   var source = null;
   function setLive(mode) {
     S.live = mode;
+    renderLive();
+  }
+  // The header badge: the feed's health first (/api/v1/health), then the connection.
+  // "en direct" only when the event stream is open AND the feed is fresh (status ok).
+  function renderLive() {
     var e = $('live-status');
-    e.className = 'live live-' + mode;
-    e.textContent = mode === 'on' ? 'en direct' : mode === 'poll' ? 'sondage 30 s' : 'hors ligne';
-    e.title = mode === 'on' ? 'Flux d\u2019événements /api/v1/events ouvert' : 'Interrogation de /api/v1/health toutes les 30 s';
+    var mode = S.live || 'off';
+    var st = S.health ? S.health.status : null;
+    var conn = mode === 'on' ? 'flux d\u2019événements /api/v1/events ouvert'
+      : mode === 'poll' ? 'interrogation de /api/v1/health toutes les 30 s' : 'pas de connexion au serveur';
+    var cls, text, why;
+    if (!S.health && S.errors.health) { cls = 'off'; text = 'serveur injoignable'; why = '/api/v1/health ne répond pas'; }
+    else if (st === 'down') { cls = 'down'; text = 'flux interrompu'; why = 'aucun état connu ou plus aucun changement reçu'; }
+    else if (st === 'empty') { cls = 'down'; text = 'aucune donnée'; why = 'la base ne contient aucun relevé'; }
+    else if (st === 'stale') { cls = 'stale'; text = 'flux en retard'; why = 'la donnée la plus récente est ancienne'; }
+    else if (st === 'ok' && mode === 'on') { cls = 'on'; text = 'en direct'; why = 'flux à jour'; }
+    else if (mode === 'poll') { cls = 'poll'; text = 'sondage 30 s'; why = st === 'ok' ? 'flux à jour' : 'état du flux inconnu'; }
+    else if (mode === 'on') { cls = 'poll'; text = 'connecté'; why = 'état du flux pas encore connu'; }
+    else { cls = 'off'; text = 'hors ligne'; why = 'état du flux inconnu'; }
+    e.className = 'live live-' + cls;
+    e.setAttribute('data-stream', mode);
+    e.setAttribute('data-health', st || '');
+    e.textContent = text;
+    e.title = 'Flux : ' + why + ' ; ' + conn;
   }
   function connectEvents() {
     if (!window.EventSource) { setLive('poll'); return; }

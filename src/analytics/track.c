@@ -5,7 +5,8 @@
  * parts, whose events come out in this order:
  *   1. coverage of the previous observation (it is only bounded now);
  *   2. the state interval (close the old one, open the new one);
- *   3. the jam episode (open, extend, close, reopen within the hysteresis).
+ *   3. the jam episode (close it if a gap above the stale limit went
+ *      unobserved, then open, extend, close, reopen within the hysteresis).
  * Durations are compared as unsigned differences of a later and an earlier
  * instant, which cannot overflow whatever the two instants are.
  */
@@ -31,6 +32,7 @@ void bch_seg_track_init(struct bch_seg_track *t)
     t->jam_last = BCH_TIME_NONE;
     t->jam_peak = BCH_STATE_INCONNU;
     t->jam_left_censored = false;
+    t->jam_right_censored = false;
 }
 
 /* later - earlier, for later >= earlier, without signed overflow. */
@@ -57,6 +59,7 @@ static struct bch_track_event *emit(struct bch_track_event *out, int *n,
     ev->state = state;
     ev->peak = BCH_STATE_INCONNU;
     ev->left_censored = false;
+    ev->right_censored = false;
     return ev;
 }
 
@@ -71,6 +74,7 @@ static void emit_jam(const struct bch_seg_track *t, struct bch_track_event *out,
     ev->last = t->jam_last;
     ev->peak = t->jam_peak;
     ev->left_censored = t->jam_left_censored;
+    ev->right_censored = t->jam_right_censored;
 }
 
 static void jam_forget(struct bch_seg_track *t)
@@ -80,6 +84,30 @@ static void jam_forget(struct bch_seg_track *t)
     t->jam_last = BCH_TIME_NONE;
     t->jam_peak = BCH_STATE_INCONNU;
     t->jam_left_censored = false;
+    t->jam_right_censored = false;
+}
+
+/*
+ * The segment went unobserved for longer than the stale limit: nobody saw
+ * the open episode go on, so it ends when its last congested observation
+ * stops being trusted (the end of that observation's hourly coverage), as
+ * right-censored.  An episode waiting within its hysteresis is over for
+ * good as well: a dip cannot be bridged across time nobody observed.
+ */
+static void jam_gap(struct bch_seg_track *t, int state, uint64_t stale, struct bch_track_event *out,
+                    int *n)
+{
+    if (t->jam_start == BCH_TIME_NONE) {
+        return;
+    }
+    if (t->jam_end == BCH_TIME_NONE) {
+        /* open: the last observation was congested, jam_last is it, and
+         * jam_last + stale lies before this mdate: no overflow */
+        t->jam_end = t->jam_last + (bch_time)stale;
+        t->jam_right_censored = true;
+        emit_jam(t, out, n, BCH_EV_JAM_CLOSE, state);
+    }
+    jam_forget(t);
 }
 
 /*
@@ -94,6 +122,7 @@ static void jam_congested(struct bch_seg_track *t, bch_time mdate, int state, bo
         if (elapsed(t->jam_end, mdate) <= hysteresis) {
             /* A flicker: the episode goes on as if it had not ended. */
             t->jam_end = BCH_TIME_NONE;
+            t->jam_right_censored = false;
             emit_jam(t, out, n, BCH_EV_JAM_REOPEN, state);
         } else {
             /* The previous episode is over for good; no event needed. */
@@ -125,6 +154,8 @@ static void jam_clear(struct bch_seg_track *t, bch_time mdate, int state, uint64
     }
     if (t->jam_end == BCH_TIME_NONE) {
         t->jam_end = mdate;
+        /* INCONNU: the feed stopped knowing, nobody saw the jam clear. */
+        t->jam_right_censored = state == BCH_STATE_INCONNU;
         emit_jam(t, out, n, BCH_EV_JAM_CLOSE, state);
     } else if (elapsed(t->jam_end, mdate) > hysteresis) {
         jam_forget(t);
@@ -136,7 +167,7 @@ int bch_track_step(struct bch_seg_track *t, bch_time mdate, int state,
 {
     struct bch_track_params defaults;
     bool first = t->last_mdate == BCH_TIME_NONE;
-    bool unseen_before = first;
+    bool unseen_before = first, gap_unseen = false;
     uint64_t stale, hysteresis;
     int n = 0;
 
@@ -163,8 +194,9 @@ int bch_track_step(struct bch_seg_track *t, bch_time mdate, int state,
         cov->start = t->last_mdate;
         /* last + stale lies between last and mdate here: no overflow */
         cov->end = gap > stale ? t->last_mdate + (bch_time)stale : mdate;
+        gap_unseen = gap > stale;
         /* INCONNU just before says nothing of when the jam began either. */
-        unseen_before = gap > stale || t->last_state == BCH_STATE_INCONNU;
+        unseen_before = gap_unseen || t->last_state == BCH_STATE_INCONNU;
     }
 
     if (first || state != t->last_state) {
@@ -178,6 +210,9 @@ int bch_track_step(struct bch_seg_track *t, bch_time mdate, int state,
         t->interval_start = mdate;
     }
 
+    if (gap_unseen) {
+        jam_gap(t, state, stale, out, &n);
+    }
     if (bch_state_congested(state)) {
         jam_congested(t, mdate, state, unseen_before, hysteresis, out, &n);
     } else {
@@ -187,4 +222,40 @@ int bch_track_step(struct bch_seg_track *t, bch_time mdate, int state,
     t->last_mdate = mdate;
     t->last_state = state;
     return n;
+}
+
+bch_time bch_track_open_until(const struct bch_seg_track *t, bch_time at,
+                              const struct bch_track_params *p, bool *ongoing)
+{
+    struct bch_track_params defaults;
+    uint64_t stale;
+    bch_time seen;
+
+    if (ongoing) {
+        *ongoing = false;
+    }
+    if (t->jam_start == BCH_TIME_NONE || t->jam_end != BCH_TIME_NONE ||
+        t->jam_last == BCH_TIME_NONE) {
+        return BCH_TIME_NONE;
+    }
+    if (!p) {
+        bch_track_params_default(&defaults);
+        p = &defaults;
+    }
+    stale = limit(p->stale_s);
+    if (at == BCH_TIME_NONE || at <= t->jam_last) {
+        if (ongoing) {
+            *ongoing = true;
+        }
+        return t->jam_last;
+    }
+    if (elapsed(t->jam_last, at) <= stale) {
+        if (ongoing) {
+            *ongoing = true;
+        }
+        return at;
+    }
+    /* jam_last + stale lies between jam_last and at here: no overflow */
+    seen = t->jam_last + (bch_time)stale;
+    return seen;
 }

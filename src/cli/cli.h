@@ -90,11 +90,33 @@ int bch_cli_http_option(int opt, const char *arg, struct bch_http_opts *o);
     "  --timeout S           per HTTP request, seconds (default 30)\n"                             \
     "  --retries N           retries on network errors, 5xx and 429 (default 4)\n"
 
-/* Parses a whole non-negative number for option opt; -1 with a message if bad. */
+/*
+ * Parses a non-negative decimal number (digits, an optional fraction and
+ * exponent: no sign, hex, inf or nan) at most max for option opt; -1 with a
+ * message naming the option if bad.
+ */
 int bch_cli_number(const char *opt, const char *value, double max, double *out);
 
-/* Set by SIGINT/SIGTERM once bch_cli_install_signals() was called. */
+/*
+ * Parses a whole number in [min, max] (decimal digits only, a '-' when min
+ * is negative) for option opt: "1.7", "1e3" and "" are refused.  0, or -1
+ * with a message naming the option and the bounds.
+ */
+int bch_cli_int(const char *opt, const char *value, long long min, long long max, long long *out);
+
+/* Warns once on stderr that db (opened by CMD from path) is read as
+ * immutable: the read-only fallback of warehouse/db.h. */
+struct sqlite3;
+void bch_cli_warn_immutable(const char *cmd, struct sqlite3 *db, const char *path);
+
+/* Set by SIGINT/SIGTERM once bch_cli_install_signals() was called;
+ * bch_cli_signal holds the signal number. */
 extern volatile sig_atomic_t bch_cli_stop;
+extern volatile sig_atomic_t bch_cli_signal;
 void bch_cli_install_signals(void);
+/* The same with SA_RESTART: file reads in progress (zlib, a reader thread)
+ * are resumed rather than failed with EINTR; for commands that only poll
+ * bch_cli_stop between units of work (import). */
+void bch_cli_install_signals_restart(void);
 
 #endif

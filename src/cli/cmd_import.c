@@ -38,7 +38,9 @@ static const char usage_opts[] =
     "  -q, --quiet         no line per file\n"
     "\n"
     "Exit: 0 all stored; 3 some rows or files rejected (the rest is stored; see\n"
-    "the 'rejected' table); 5 warehouse error; 2 usage.\n";
+    "the 'rejected' table); 5 warehouse error; 2 usage; 130 / 143 stopped by\n"
+    "SIGINT / SIGTERM at a batch or file boundary (what was read is committed;\n"
+    "run the same command again to resume).\n";
 
 static void print_usage(FILE *out)
 {
@@ -55,7 +57,7 @@ static json_t *stats_json(const struct bch_import_stats *s, double secs)
 {
     return json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+        "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:b}",
         "files", (json_int_t)s->files, "skipped", (json_int_t)s->skipped, "unreadable",
         (json_int_t)s->unreadable, "rows", (json_int_t)s->rows, "stored", (json_int_t)s->stored,
         "rejected", (json_int_t)s->rejected, "coerced", (json_int_t)s->coerced, "duplicates",
@@ -65,7 +67,8 @@ static json_t *stats_json(const struct bch_import_stats *s, double secs)
         "unmapped_keys", (json_int_t)s->unmapped_keys, "tt_floor", (json_int_t)s->tt_floor,
         "tt_cap", (json_int_t)s->tt_cap, "tt_sentinel", (json_int_t)s->tt_sentinel, "tt_ref_zero",
         (json_int_t)s->tt_ref_zero, "tt_not_corridor", (json_int_t)s->tt_not_corridor, "stale",
-        (json_int_t)s->stale, "missing", (json_int_t)s->missing, "seconds", secs);
+        (json_int_t)s->stale, "missing", (json_int_t)s->missing, "seconds", secs, "stopped",
+        s->stopped);
 }
 
 static double mono(void)
@@ -99,7 +102,8 @@ int cmd_import(int argc, char **argv)
     size_t nfiles = 0;
     sqlite3 *db;
     bool as_json = false;
-    double v, t0;
+    long long n;
+    double t0;
     int c, rc;
 
     bch_import_options_default(&o);
@@ -119,22 +123,22 @@ int cmd_import(int argc, char **argv)
             o.corridors = optarg;
             break;
         case 'y':
-            if (bch_cli_number("--year", optarg, 2200, &v) || v < 1900) {
+            if (bch_cli_int("--year", optarg, 1900, 2200, &n)) {
                 return BCH_EXIT_USAGE;
             }
-            o.year = (int)v;
+            o.year = (int)n;
             break;
         case 'a':
-            if (bch_cli_number("--stale-after", optarg, 86400.0 * 365 * 100, &v)) {
+            if (bch_cli_int("--stale-after", optarg, 0, 86400LL * 365 * 100, &n)) {
                 return BCH_EXIT_USAGE;
             }
-            o.stale_s = (int64_t)v;
+            o.stale_s = (int64_t)n;
             break;
         case 'b':
-            if (bch_cli_number("--batch-rows", optarg, 1e9, &v) || v < 1) {
+            if (bch_cli_int("--batch-rows", optarg, 1, 1000000000, &n)) {
                 return BCH_EXIT_USAGE;
             }
-            o.batch_rows = (long)v;
+            o.batch_rows = (long)n;
             break;
         case 'j':
             as_json = true;
@@ -183,6 +187,9 @@ int cmd_import(int argc, char **argv)
         bch_cli_free_paths(files);
         return BCH_EXIT_DB;
     }
+    /* SIGINT/SIGTERM: stop at the next batch or file, committed (docs/CLI.md). */
+    bch_cli_install_signals_restart();
+    o.stop = &bch_cli_stop;
     t0 = mono();
     rc = bch_import_files(db, &o, files, nfiles, &st);
     bch_info("import",
@@ -199,5 +206,14 @@ int cmd_import(int argc, char **argv)
     }
     bch_db_close(db);
     bch_cli_free_paths(files);
+    if (st.stopped && (rc == 0 || rc == BCH_ERR_INPUT)) {
+        int sig = bch_cli_signal ? (int)bch_cli_signal : SIGTERM;
+
+        fprintf(stderr,
+                "bouchon import: interrupted by %s: what was read is committed; the interrupted "
+                "file is not marked completed: run the same command again to resume (exit %d)\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", 128 + sig);
+        return 128 + sig;
+    }
     return bch_exit_code(rc);
 }

@@ -242,7 +242,8 @@ int cmd_ingest(int argc, char **argv)
     struct bch_metrics_http *mh = NULL;
     rd_kafka_conf_t *conf;
     char err[1024] = "", *key = NULL;
-    double v;
+    double v = 1;
+    long long n;
     int c, rc = BCH_EXIT_OK, src_rc = 0;
     long incomplete;
 
@@ -281,11 +282,11 @@ int cmd_ingest(int argc, char **argv)
             io.checkpoint = optarg[0] ? optarg : NULL;
             break;
         case 'M':
-            if (bch_cli_number("--max-message-bytes", optarg, 1e9, &v) || v < 1024) {
-                rc = bch_cli_usage_error("ingest", "--max-message-bytes must be at least 1024");
+            if (bch_cli_int("--max-message-bytes", optarg, 1024, 1000000000, &n)) {
+                rc = BCH_EXIT_USAGE;
                 goto out;
             }
-            io.max_message_bytes = (size_t)v;
+            io.max_message_bytes = (size_t)n;
             break;
         case 'F':
             if (bch_cli_number("--flush-timeout", optarg, 3600, &o.flush_s)) {
@@ -313,27 +314,30 @@ int cmd_ingest(int argc, char **argv)
             break;
         case 't':
             if (bch_cli_number("--timeout", optarg, 3600, &v) || v <= 0) {
+                if (v <= 0) {
+                    fprintf(stderr, "bouchon: --timeout must be more than 0 seconds\n");
+                }
                 rc = BCH_EXIT_USAGE;
                 goto out;
             }
             o.http.timeout_ms = (long)(v * 1000);
             break;
         case 'r':
-            if (bch_cli_number("--retries", optarg, 100, &v)) {
+            if (bch_cli_int("--retries", optarg, 0, 100, &n)) {
                 rc = BCH_EXIT_USAGE;
                 goto out;
             }
-            o.http.max_retries = (int)v;
+            o.http.max_retries = (int)n;
             break;
         case '1':
             o.once = true;
             break;
         case 'm':
-            if (bch_cli_number("--max-polls", optarg, 1e9, &v)) {
+            if (bch_cli_int("--max-polls", optarg, 0, 1000000000, &n)) {
                 rc = BCH_EXIT_USAGE;
                 goto out;
             }
-            o.max_polls = (long)v;
+            o.max_polls = (long)n;
             break;
         case 'R':
             o.replay = true;

@@ -91,7 +91,7 @@ int cmd_load(int argc, char **argv)
     const char *dbpath = NULL, *listen = NULL, *assets = "build/web";
     rd_kafka_conf_t *conf;
     char err[1024] = "";
-    double v;
+    long long v;
     int c, rc = BCH_EXIT_OK, lrc;
 
     bch_load_options_default(&lo);
@@ -123,14 +123,14 @@ int cmd_load(int argc, char **argv)
             lo.topic = optarg;
             break;
         case 'n':
-            if (bch_cli_number("--batch", optarg, 1e6, &v) || v < 1) {
+            if (bch_cli_int("--batch", optarg, 1, 1000000, &v)) {
                 rc = BCH_EXIT_USAGE;
                 goto out;
             }
             lo.batch_max = (int)v;
             break;
         case 'w':
-            if (bch_cli_number("--batch-ms", optarg, 600000, &v) || v < 1) {
+            if (bch_cli_int("--batch-ms", optarg, 1, 600000, &v)) {
                 rc = BCH_EXIT_USAGE;
                 goto out;
             }

@@ -40,7 +40,7 @@ int cmd_replay(int argc, char **argv)
     struct bch_replay_options ro;
     const char *dbpath = NULL;
     int c, rc;
-    double v;
+    long long v;
 
     bch_replay_options_default(&ro);
     optind = 1;
@@ -50,7 +50,7 @@ int cmd_replay(int argc, char **argv)
             dbpath = optarg;
             break;
         case 'b':
-            if (bch_cli_number("--batch", optarg, 100000, &v) || v < 1) {
+            if (bch_cli_int("--batch", optarg, 1, 100000, &v)) {
                 return BCH_EXIT_USAGE;
             }
             ro.batch = (int)v;

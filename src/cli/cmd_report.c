@@ -34,20 +34,35 @@ static const char usage[] =
     "                       corridors, counts, works)\n"
     "  --no-history         leave the history sections out\n";
 
-/* "2020-03-17..2020-05-10" or "...=label". */
-static int parse_period(const char *arg, struct bch_period *p)
+/* "2020-03-17..2020-05-10" or "...=label"; 0, or -1 with the reason in why. */
+static int parse_period(const char *arg, struct bch_period *p, char *why, size_t whylen)
 {
     const char *dots = strstr(arg, "..");
     const char *eq = strchr(arg, '=');
     bch_time a, b;
     size_t blen;
 
-    if (!dots || dots - arg != 10) {
+    if (!dots || dots - arg != 10 || (eq && eq < dots)) {
+        snprintf(why, whylen, "expected YYYY-MM-DD..YYYY-MM-DD[=LABEL]");
         return -1;
     }
     blen = eq ? (size_t)(eq - dots - 2) : strlen(dots + 2);
     if (blen != 10 || bch_time_parse(arg, 10, false, &a, NULL, 0) ||
-        bch_time_parse(dots + 2, 10, false, &b, NULL, 0) || b < a) {
+        bch_time_parse(dots + 2, 10, false, &b, NULL, 0)) {
+        snprintf(why, whylen, "expected YYYY-MM-DD..YYYY-MM-DD[=LABEL] (two valid dates)");
+        return -1;
+    }
+    if (b < a) {
+        snprintf(why, whylen, "the end %.10s is before the start %.10s (A..B: A first)", dots + 2,
+                 arg);
+        return -1;
+    }
+    if (eq && eq[1] == '\0') {
+        snprintf(why, whylen, "empty label after '=' (leave out '=' to use the dates)");
+        return -1;
+    }
+    if (eq && strlen(eq + 1) >= sizeof(p->label)) {
+        snprintf(why, whylen, "label longer than %zu bytes", sizeof(p->label) - 1);
         return -1;
     }
     p->start_day = a / 86400;
@@ -74,6 +89,16 @@ static int only_section(sqlite3 *db, const struct bch_report_query *q, const cha
         return BCH_EXIT_DB;
     }
     o = json_pack("{s:o}", key, v);
+    if (o && strcmp(key, "daily") == 0) {
+        json_t *dr = bch_history_daily_range(db, &hq);
+
+        if (!dr) {
+            json_decref(o);
+            fprintf(stderr, "bouchon report: cannot build section '%s'\n", key);
+            return BCH_EXIT_DB;
+        }
+        json_object_set_new(o, "daily_range", dr);
+    }
     json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     fputc('\n', stdout);
     json_decref(o);
@@ -103,7 +128,7 @@ int cmd_report(int argc, char **argv)
     char err[512] = "";
     sqlite3 *db;
     json_t *summary;
-    double v;
+    long long v;
     int c;
 
     bch_report_query_default(&q);
@@ -132,29 +157,32 @@ int cmd_report(int argc, char **argv)
             as_json = true;
             break;
         case 'l':
-            if (bch_cli_number("--limit", optarg, 10000, &v)) {
+            if (bch_cli_int("--limit", optarg, 0, 10000, &v)) {
                 return BCH_EXIT_USAGE;
             }
             q.limit = (int)v;
             break;
         case 'm':
-            if (bch_cli_number("--min-duration", optarg, 86400 * 365, &v)) {
+            if (bch_cli_int("--min-duration", optarg, 0, 86400 * 365, &v)) {
                 return BCH_EXIT_USAGE;
             }
             q.min_duration_s = (int64_t)v;
             break;
-        case 'p':
-            if (q.nperiods >= BCH_HISTORY_MAX_PERIODS ||
-                parse_period(optarg, &q.periods[q.nperiods])) {
-                return bch_cli_usage_error("report",
-                                           "--period '%s': expected "
-                                           "YYYY-MM-DD..YYYY-MM-DD[=LABEL] (at most %d)",
-                                           optarg, BCH_HISTORY_MAX_PERIODS);
+        case 'p': {
+            char why[128];
+
+            if (q.nperiods >= BCH_HISTORY_MAX_PERIODS) {
+                return bch_cli_usage_error("report", "--period: at most %d periods",
+                                           BCH_HISTORY_MAX_PERIODS);
+            }
+            if (parse_period(optarg, &q.periods[q.nperiods], why, sizeof(why))) {
+                return bch_cli_usage_error("report", "--period '%s': %s", optarg, why);
             }
             q.nperiods++;
             break;
+        }
         case 'k':
-            if (bch_cli_number("--min-known", optarg, 1e9, &v)) {
+            if (bch_cli_int("--min-known", optarg, 0, 1000000000, &v)) {
                 return BCH_EXIT_USAGE;
             }
             q.min_known = (int)v;
@@ -198,6 +226,7 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "bouchon report: %s\n", err);
         return BCH_EXIT_DB;
     }
+    bch_cli_warn_immutable("report", db, dbpath);
     if (only) {
         int rc = only_section(db, &q, only);
 

@@ -49,7 +49,7 @@ static const char usage[] =
     "  --no-travel-times   do not poll travel times; --replay skips their files\n"
     "  --api-key-file F    API key file; or BOUCHON_API_KEY (never logged)\n" BCH_HTTP_HELP
     "  --once              one poll of each dataset, then exit (exit 4 if one failed)\n"
-    "  --max-polls N       stop after N polls\n"
+    "  --max-polls N       stop after N polls (not with --once)\n"
     "  --listen ADDR       also serve the dashboard and API (e.g. 127.0.0.1:8080)\n"
     "  --assets DIR        dashboard files (default build/web)\n"
     "  --replay            the remaining arguments are files or folders to play\n"
@@ -224,7 +224,12 @@ static int poll_once(struct bch_loader *l, const char *base, const char *dataset
         return BCH_ERR_DB;
     }
     snprintf(what, sizeof(what), "poll %ld", n);
-    bch_replay_log_payload(what, &r);
+    if (r.skipped) {
+        /* The feed has not changed since a poll already stored (same bytes). */
+        bch_info("load", "%s: unchanged snapshot (already stored), skipped", what);
+    } else {
+        bch_replay_log_payload(what, &r);
+    }
     if (r.flag) {
         bch_warn("run", "poll %ld: the feed is %s: nothing is known about the network", n,
                  strcmp(r.flag, "empty") == 0 ? "empty" : "all INCONNU");
@@ -417,8 +422,9 @@ static size_t read_head(const char *path, char *buf, size_t cap)
     return n > 0 ? (size_t)n : 0;
 }
 
-/* Stores one ci_tpstj_a file of a replay; 0 or a bch_err. */
-static int replay_travel_file(sqlite3 *db, const char *path, const char *dataset, struct bch_buf *b)
+/* Stores one ci_tpstj_a file of a replay; 0 or a bch_err; *skipped when already stored. */
+static int replay_travel_file(sqlite3 *db, const char *path, const char *dataset, struct bch_buf *b,
+                              bool *skipped)
 {
     struct bch_import_payload p;
     struct bch_import_live r;
@@ -439,7 +445,8 @@ static int replay_travel_file(sqlite3 *db, const char *path, const char *dataset
     p.hash_path = path;
     p.fetched_at = BCH_TIME_NONE;
     rc = bch_import_travel_live(db, &p, &r);
-    if (r.skipped && rc == 0) {
+    *skipped = r.skipped && rc == 0;
+    if (*skipped) {
         bch_info("replay", "%s: already loaded, skipped", path);
     }
     report_travel(path, dataset, rc, &r, bch_now());
@@ -452,8 +459,9 @@ static int replay_travel_file(sqlite3 *db, const char *path, const char *dataset
  * -- or skipped with --no-travel-times; the rest is replayed in time order.
  */
 static int replay_inputs(const char *dbpath, char **paths, int npaths,
-                         const struct bch_replay_options *ro, const struct travel_opts *tt)
+                         const struct bch_replay_options *ro_in, const struct travel_opts *tt)
 {
+    struct bch_replay_options ro_all = *ro_in, *ro = &ro_all;
     size_t nfiles = 0, nother = 0, ntravel = 0;
     char **files = bch_cli_collect_inputs(paths, npaths, &nfiles);
     char **other;
@@ -501,8 +509,12 @@ static int replay_inputs(const char *dbpath, char **paths, int npaths,
             }
             bch_buf_init(&b, 1u << 30);
             for (size_t i = 0; db && i < ntravel && !bch_cli_stop; i++) {
-                int rc = replay_travel_file(db, travel[i], tt->dataset, &b);
+                bool skipped = false;
+                int rc = replay_travel_file(db, travel[i], tt->dataset, &b, &skipped);
 
+                /* In the summary line of the replay (files, already loaded). */
+                ro->prior_files++;
+                ro->prior_skipped += skipped;
                 if (rc == BCH_ERR_INPUT && code == BCH_EXIT_OK) {
                     code = BCH_EXIT_INPUT;
                 } else if (rc && rc != BCH_ERR_INPUT) {
@@ -515,7 +527,8 @@ static int replay_inputs(const char *dbpath, char **paths, int npaths,
         }
         free(travel);
     }
-    if (code != BCH_EXIT_DB && nother > 0 && !bch_cli_stop) {
+    /* With travel-time files only, the call still prints the summary line. */
+    if (code != BCH_EXIT_DB && (nother > 0 || ro->prior_files > 0) && !bch_cli_stop) {
         int rc = bch_replay_paths(dbpath, other, (int)nother, ro, on_replayed);
 
         if (rc != BCH_EXIT_OK && (code == BCH_EXIT_OK || rc == BCH_EXIT_DB)) {
@@ -555,8 +568,9 @@ int cmd_run(int argc, char **argv)
     struct travel_opts tt = {true, "ci_tpstj_a", 1};
     struct bch_replay_options ro;
     struct bch_http_opts http;
-    double interval = 60, v;
-    bool once = false, replay = false;
+    double interval = 60;
+    long long n;
+    bool once = false, replay = false, max_polls_given = false;
     long max_polls = 0;
     char *key = NULL;
     int c, rc;
@@ -588,10 +602,10 @@ int cmd_run(int argc, char **argv)
             tt.dataset = optarg;
             break;
         case 'E':
-            if (bch_cli_number("--travel-every", optarg, 1e6, &v) || v < 1) {
-                return bch_cli_usage_error("run", "--travel-every must be a whole number >= 1");
+            if (bch_cli_int("--travel-every", optarg, 1, 1000000, &n)) {
+                return BCH_EXIT_USAGE;
             }
-            tt.every = (long)v;
+            tt.every = (long)n;
             break;
         case 'N':
             tt.enabled = false;
@@ -603,10 +617,11 @@ int cmd_run(int argc, char **argv)
             once = true;
             break;
         case 'm':
-            if (bch_cli_number("--max-polls", optarg, 1e9, &v)) {
+            if (bch_cli_int("--max-polls", optarg, 0, 1000000000, &n)) {
                 return BCH_EXIT_USAGE;
             }
-            max_polls = (long)v;
+            max_polls = (long)n;
+            max_polls_given = true;
             break;
         case 'l':
             listen = optarg;
@@ -638,6 +653,10 @@ int cmd_run(int argc, char **argv)
             }
             return BCH_EXIT_USAGE;
         }
+    }
+    if (once && max_polls_given) {
+        return bch_cli_usage_error("run", "--once and --max-polls exclude each other (--once is "
+                                          "one poll of each dataset)");
     }
     if (replay && optind >= argc) {
         return bch_cli_usage_error("run", "--replay needs at least one file or folder");

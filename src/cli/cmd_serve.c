@@ -46,7 +46,7 @@ int cmd_serve(int argc, char **argv)
     char err[512] = "", addr[96];
     sigset_t block, old, wait_mask;
     sqlite3 *db;
-    double v;
+    long long v;
     int c;
 
     o.listen = "127.0.0.1:8080";
@@ -64,11 +64,7 @@ int cmd_serve(int argc, char **argv)
             o.assets_dir = optarg;
             break;
         case 't':
-            if (bch_cli_number("--threads", optarg, 64, &v)) {
-                return BCH_EXIT_USAGE;
-            }
-            if (v < 1 || v != (double)(unsigned)v) {
-                fprintf(stderr, "bouchon: --threads '%s': expected a whole number 1..64\n", optarg);
+            if (bch_cli_int("--threads", optarg, 1, 64, &v)) {
                 return BCH_EXIT_USAGE;
             }
             o.threads = (unsigned)v;
@@ -96,6 +92,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "bouchon serve: %s\n", err);
         return BCH_EXIT_DB;
     }
+    bch_cli_warn_immutable("serve", db, o.db_path);
     bch_db_close(db);
 
     /* Signals go to this thread only (the server's threads inherit the

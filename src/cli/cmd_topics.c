@@ -114,7 +114,8 @@ int cmd_topics(int argc, char **argv)
     const char *cfgs[64];
     size_t ncfgs = 1;
     char minisr[64] = "min.insync.replicas=2", err[512] = "", rerr[512];
-    double partitions = 6, rf = 3, v, timeout = 30;
+    long long partitions = 6, rf = 3, v;
+    double timeout = 30;
     bool json = false;
     rd_kafka_conf_t *conf;
     rd_kafka_t *rk = NULL;
@@ -144,19 +145,19 @@ int cmd_topics(int argc, char **argv)
             dlq = optarg;
             break;
         case 'p':
-            if (bch_cli_number("--partitions", optarg, 10000, &partitions) || partitions < 1) {
+            if (bch_cli_int("--partitions", optarg, 1, 10000, &partitions)) {
                 rc = BCH_EXIT_USAGE;
                 goto out;
             }
             break;
         case 'r':
-            if (bch_cli_number("--replication-factor", optarg, 100, &rf) || rf < 1) {
+            if (bch_cli_int("--replication-factor", optarg, 1, 100, &rf)) {
                 rc = BCH_EXIT_USAGE;
                 goto out;
             }
             break;
         case 'm':
-            if (bch_cli_number("--min-insync", optarg, 100, &v) || v < 1) {
+            if (bch_cli_int("--min-insync", optarg, 1, 100, &v)) {
                 rc = BCH_EXIT_USAGE;
                 goto out;
             }
@@ -174,6 +175,9 @@ int cmd_topics(int argc, char **argv)
             break;
         case 'T':
             if (bch_cli_number("--timeout", optarg, 3600, &timeout) || timeout <= 0) {
+                if (timeout <= 0) {
+                    fprintf(stderr, "bouchon: --timeout must be more than 0 seconds\n");
+                }
                 rc = BCH_EXIT_USAGE;
                 goto out;
             }

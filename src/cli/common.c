@@ -13,25 +13,38 @@
 #include "core/grow.h"
 #include "pipeline/loader.h"
 #include "sources/http_fetch.h"
+#include "warehouse/db.h"
 
 volatile sig_atomic_t bch_cli_stop = 0;
+volatile sig_atomic_t bch_cli_signal = 0;
 
 static void on_signal(int sig)
 {
-    (void)sig;
+    bch_cli_signal = sig;
     bch_cli_stop = 1;
 }
 
-void bch_cli_install_signals(void)
+static void install(int flags)
 {
     struct sigaction sa;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
+    sa.sa_flags = flags;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+void bch_cli_install_signals(void)
+{
+    install(0);
+}
+
+void bch_cli_install_signals_restart(void)
+{
+    install(SA_RESTART);
 }
 
 int bch_cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -260,11 +273,23 @@ int bch_cli_read_input(const char *path, struct bch_buf *b, char *err, size_t er
 int bch_cli_number(const char *opt, const char *value, double max, double *out)
 {
     char *end = NULL;
-    double v;
+    double v = -1;
 
-    errno = 0;
-    v = strtod(value, &end);
-    if (errno || end == value || *end != '\0' || !(v >= 0) || v > max) {
+    /* strtod alone would take " 5", "+5", "0x10", "inf" and "nan". */
+    if ((value[0] >= '0' && value[0] <= '9') ||
+        (value[0] == '.' && value[1] >= '0' && value[1] <= '9')) {
+        bool plain = true;
+
+        for (const char *c = value; *c; c++) {
+            plain = plain && ((*c >= '0' && *c <= '9') || strchr(".eE+-", *c));
+        }
+        errno = 0;
+        v = plain ? strtod(value, &end) : -1;
+        if (!plain || errno || end == value || *end != '\0') {
+            v = -1;
+        }
+    }
+    if (!(v >= 0) || v > max) {
         fprintf(stderr, "bouchon: %s '%s': expected a number between 0 and %g\n", opt, value, max);
         return -1;
     }
@@ -272,22 +297,66 @@ int bch_cli_number(const char *opt, const char *value, double max, double *out)
     return 0;
 }
 
+int bch_cli_int(const char *opt, const char *value, long long min, long long max, long long *out)
+{
+    const char *c = value;
+    long long v = 0;
+    bool neg = false, ok = true;
+
+    if (*c == '-' && min < 0) {
+        neg = true;
+        c++;
+    }
+    if (*c == '\0') {
+        ok = false;
+    }
+    for (; ok && *c; c++) {
+        if (*c < '0' || *c > '9' || v > (INT64_MAX - (*c - '0')) / 10) {
+            ok = false;
+        } else {
+            v = v * 10 + (*c - '0');
+        }
+    }
+    if (neg) {
+        v = -v;
+    }
+    if (!ok || v < min || v > max) {
+        fprintf(stderr, "bouchon: %s '%s': expected a whole number between %lld and %lld\n", opt,
+                value, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void bch_cli_warn_immutable(const char *cmd, struct sqlite3 *db, const char *path)
+{
+    if (bch_db_immutable(db)) {
+        fprintf(stderr,
+                "bouchon %s: warning: '%s' is read with immutable=1 (WAL warehouse in a "
+                "read-only directory, no -shm/-wal files): changes written after this point "
+                "are not seen; make the directory writable for a live view\n",
+                cmd, path);
+    }
+}
+
 int bch_cli_loader_option(int opt, const char *arg, struct bch_loader_options *o)
 {
+    long long n;
     double v;
 
     switch (opt) {
     case BCH_OPT_STALE:
-        if (bch_cli_number("--stale-after", arg, 86400.0 * 365 * 100, &v)) {
+        if (bch_cli_int("--stale-after", arg, 0, 86400LL * 365 * 100, &n)) {
             return -1;
         }
-        o->track.stale_s = (int64_t)v;
+        o->track.stale_s = (int64_t)n;
         return 1;
     case BCH_OPT_HYSTERESIS:
-        if (bch_cli_number("--hysteresis", arg, 86400, &v)) {
+        if (bch_cli_int("--hysteresis", arg, 0, 86400, &n)) {
             return -1;
         }
-        o->track.hysteresis_s = (int64_t)v;
+        o->track.hysteresis_s = (int64_t)n;
         return 1;
     case BCH_OPT_QUEUE_TOL:
         if (bch_cli_number("--queue-tolerance", arg, 1000, &v)) {
@@ -302,6 +371,7 @@ int bch_cli_loader_option(int opt, const char *arg, struct bch_loader_options *o
 
 int bch_cli_http_option(int opt, const char *arg, struct bch_http_opts *o)
 {
+    long long n;
     double v;
 
     switch (opt) {
@@ -316,10 +386,10 @@ int bch_cli_http_option(int opt, const char *arg, struct bch_http_opts *o)
         o->timeout_ms = (long)(v * 1000);
         return 1;
     case BCH_OPT_RETRIES:
-        if (bch_cli_number("--retries", arg, 100, &v)) {
+        if (bch_cli_int("--retries", arg, 0, 100, &n)) {
             return -1;
         }
-        o->max_retries = (int)v;
+        o->max_retries = (int)n;
         return 1;
     default:
         return 0;

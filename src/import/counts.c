@@ -161,9 +161,13 @@ static int csv_file(struct bch_imp *im, const char *path, int year)
 
         if (r.at_header) {
             bch_imp_map_header(&r.csv, count_cols, K_N, col);
-            if (col[K_IDENT] < 0 || col[K_MJO_VAL] < 0) {
+            if (col[K_IDENT] < 0 || (col[K_MJO_VAL] < 0 && col[K_MJO] < 0)) {
                 rc = bch_imp_reject_header(
-                    im, &r, "not an annual counts file: the header lacks ident and mjo_val");
+                    im, &r,
+                    "not an annual counts file: the header lacks ident and mjo_val (or mjo)");
+            } else if (!year) {
+                rc = bch_imp_reject_header(
+                    im, &r, "cannot tell the year (name the file ..._YYYY or use --year)");
             }
             continue;
         }
@@ -256,17 +260,28 @@ static int json_row(void *ctx, long pos, json_t *rec, json_t *geom, json_t *oute
     return rc ? rc : store_row(im, &row, jc->year);
 }
 
+/* What the records say: the year of the v1 datasetid, and whether any is a count. */
+struct probe {
+    int year;
+    long records, counts;
+};
+
 static int dataset_year(void *ctx, long pos, json_t *rec, json_t *geom, json_t *outer)
 {
-    int *year = ctx;
+    struct probe *pr = ctx;
     json_t *ds = outer ? json_object_get(outer, "datasetid") : NULL;
 
     (void)pos;
-    (void)rec;
     (void)geom;
-    if (json_is_string(ds) && year_in(json_string_value(ds))) {
-        *year = year_in(json_string_value(ds));
-        return 1; /* stop: the first record tells */
+    pr->records++;
+    if (!pr->year && json_is_string(ds) && year_in(json_string_value(ds))) {
+        pr->year = year_in(json_string_value(ds)); /* the first record tells */
+    }
+    /* Told apart by content: an annual count has an ident and a count field. */
+    if (bch_imp_json_get(rec, "ident") &&
+        (bch_imp_json_get(rec, "mjo_val") || bch_imp_json_get(rec, "mjo") ||
+         bch_imp_json_get(rec, "mjo_%"))) {
+        pr->counts++;
     }
     return 0;
 }
@@ -277,7 +292,8 @@ static int json_file(struct bch_imp *im, const char *path, int *year)
     json_error_t jerr;
     json_t *root;
     char err[512];
-    int rc, ds_year = 0;
+    int rc;
+    struct probe pr = {0, 0, 0};
     struct jctx jc;
 
     if (bch_imp_read_all(path, &b, 256u << 20, err, sizeof(err))) {
@@ -291,13 +307,17 @@ static int json_file(struct bch_imp *im, const char *path, int *year)
         rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
         return rc ? rc : BCH_ERR_INPUT;
     }
-    if (bch_imp_json_records(root, dataset_year, &ds_year) < 0) {
+    if (bch_imp_json_records(root, dataset_year, &pr) < 0 || pr.counts == 0) {
         json_decref(root);
-        rc = bch_imp_reject(im, 0, "", "not an Opendatasoft payload", NULL, 0, false);
+        rc = bch_imp_reject(im, 0, "",
+                            pr.records == 0 ? "not an annual counts file: no records"
+                                            : "not an annual counts file: no record with ident "
+                                              "and mjo_val (or mjo)",
+                            NULL, 0, false);
         return rc ? rc : BCH_ERR_INPUT;
     }
-    if (ds_year) {
-        *year = ds_year;
+    if (pr.year) {
+        *year = pr.year;
     }
     if (!*year) {
         json_decref(root);
@@ -335,13 +355,8 @@ static int file(struct bch_imp *im, const char *path)
     }
     if (c == '{' || c == '[') {
         rc = json_file(im, path, &year);
-    } else if (!year) {
-        rc =
-            bch_imp_reject(im, 0, "", "cannot tell the year (name the file ..._YYYY or use --year)",
-                           NULL, 0, false);
-        rc = rc ? rc : BCH_ERR_INPUT;
     } else {
-        rc = csv_file(im, path, year);
+        rc = csv_file(im, path, year); /* the header first: a counts file, then its year */
     }
     if (rc == 0 && !im->opt->quiet) {
         bch_info("import", "%s: year %d, %ld rows, %ld rejected", path, year, im->file_rows,

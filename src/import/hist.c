@@ -241,6 +241,7 @@ struct producer {
     /* header, set before the first batch is queued */
     char header[256];
     size_t header_len;
+    size_t ncols; /* fields of the header */
     int col_gid, col_time, col_score;
 };
 
@@ -262,6 +263,7 @@ struct hist {
         double score;
         int flags;
         double raw;
+        bool unmapped;
     } pend[INS_ROWS];
     size_t npend;
 
@@ -530,12 +532,27 @@ static int rank_cmp(double s1, double r1, double s2, double r2)
 }
 
 /*
+ * The cleaning counters (unknown, capped, raised, unmapped_rows) count the
+ * rows as stored: a row adds its flags when it is stored new, and a merge
+ * that replaces a stored row swaps the flags of the two.  A duplicate adds
+ * nothing: the same rows imported again, in any bytes, change no counter
+ * but duplicates.
+ */
+static void count_clean(struct bch_imp *im, int sign, int flags, bool unmapped)
+{
+    im->st->unknown += sign * ((flags & F_UNKNOWN) != 0);
+    im->st->capped += sign * ((flags & F_CAPPED) != 0);
+    im->st->raised += sign * ((flags & F_RAISED) != 0);
+    im->st->unmapped_rows += sign * unmapped;
+}
+
+/*
  * Stores the row (key, hour) = (score, flags, raw), merging with a stored
  * row: identical -> duplicate; different -> the higher rank is kept with
- * flag merged.  Keeps the roll-ups exact.
+ * flag merged.  Keeps the roll-ups and the cleaning counters exact.
  */
 static int put_row(struct bch_imp *im, int64_t key, double w, bch_time hour, double score,
-                   int flags, double raw)
+                   int flags, double raw, bool unmapped)
 {
     struct hist *h = H(im);
     sqlite3_stmt *st = h->ins;
@@ -552,6 +569,7 @@ static int put_row(struct bch_imp *im, int64_t key, double w, bch_time hour, dou
     }
     if (sqlite3_changes(im->db) == 1) {
         im->st->stored++;
+        count_clean(im, 1, flags, unmapped);
         return contrib(h, 1, key, w, hour, score);
     }
     st = h->get;
@@ -576,6 +594,8 @@ static int put_row(struct bch_imp *im, int64_t key, double w, bch_time hour, dou
         bch_imp_bind_real(st, 1, score);
         sqlite3_bind_int(st, 2, (flags & F_CLEAN) | F_MERGED);
         bch_imp_bind_real(st, 3, raw);
+        count_clean(im, -1, ef, false);
+        count_clean(im, 1, flags, false);
         rc = contrib(h, -1, key, w, hour, es);
         if (rc == 0) {
             rc = contrib(h, 1, key, w, hour, score);
@@ -630,6 +650,7 @@ static int flush_rows(struct bch_imp *im)
                 const struct pend *p = &h->pend[i];
 
                 rc = contrib(h, 1, p->key, p->w, p->hour, p->score);
+                count_clean(im, 1, p->flags, p->unmapped);
             }
             im->st->stored += INS_ROWS;
             h->npend = 0;
@@ -643,14 +664,14 @@ static int flush_rows(struct bch_imp *im)
     for (size_t i = 0; i < h->npend && rc == 0; i++) {
         const struct pend *p = &h->pend[i];
 
-        rc = put_row(im, p->key, p->w, p->hour, p->score, p->flags, p->raw);
+        rc = put_row(im, p->key, p->w, p->hour, p->score, p->flags, p->raw, p->unmapped);
     }
     h->npend = 0;
     return rc;
 }
 
 static int queue_row(struct bch_imp *im, int64_t key, double w, bch_time hour, double score,
-                     int flags, double raw)
+                     int flags, double raw, bool unmapped)
 {
     struct hist *h = H(im);
     struct pend *p = &h->pend[h->npend++];
@@ -661,6 +682,7 @@ static int queue_row(struct bch_imp *im, int64_t key, double w, bch_time hour, d
     p->score = score;
     p->flags = flags;
     p->raw = raw;
+    p->unmapped = unmapped;
     return h->npend == INS_ROWS ? flush_rows(im) : 0;
 }
 
@@ -693,24 +715,21 @@ static int key_of(struct bch_imp *im, int64_t gid, int64_t *key, double *w, bool
 }
 
 /* Cleans a raw score (CONGESTION_METRICS.md "Hourly history"). */
-static void clean_score(struct bch_imp *im, double raw, double *score, int *flags, double *keep_raw)
+static void clean_score(double raw, double *score, int *flags, double *keep_raw)
 {
     *flags = 0;
     *keep_raw = NAN;
     if (raw == 0) {
         *score = NAN;
         *flags = F_UNKNOWN;
-        im->st->unknown++;
     } else if (raw > 3) {
         *score = 3;
         *flags = F_CAPPED;
         *keep_raw = raw;
-        im->st->capped++;
     } else if (raw < 1) {
         *score = 1;
         *flags = F_RAISED;
         *keep_raw = raw;
-        im->st->raised++;
     } else {
         *score = raw;
     }
@@ -729,11 +748,8 @@ static int store_parsed(struct bch_imp *im, const struct prow *r)
     if (rc) {
         return rc;
     }
-    if (!mapped) {
-        im->st->unmapped_rows++;
-    }
-    clean_score(im, r->raw, &score, &flags, &raw);
-    return queue_row(im, key, w, r->hour, score, flags, raw);
+    clean_score(r->raw, &score, &flags, &raw);
+    return queue_row(im, key, w, r->hour, score, flags, raw, !mapped);
 }
 
 /* ------------------------------------------------- producer (parsing) */
@@ -774,9 +790,12 @@ static void parse_row(struct producer *p, const struct bch_csv *c, long line, st
     int64_t gid;
     double raw;
 
-    if (c->nfields < 3) {
-        add_bad(b, line, "", "expected 3 fields (gid, time, score)", c->fields[0].s,
-                c->fields[0].len);
+    if (c->nfields != p->ncols) {
+        char why[96];
+
+        snprintf(why, sizeof(why), "%zu fields where the header has %zu%s", c->nfields, p->ncols,
+                 c->nfields > p->ncols ? " (an unquoted separator or decimal comma?)" : "");
+        add_bad(b, line, "", why, c->row, c->row_len);
         return;
     }
     if (bch_cell_int64(fg.s, fg.len, &gid) != BCH_CELL_OK || gid <= 0) {
@@ -859,11 +878,19 @@ static void *produce(void *arg)
     if (!b) {
         return NULL;
     }
-    while ((rc = bch_lines_next(p->lines, &data, &len, &first, b->err, sizeof(b->err))) == 1) {
+    while ((rc = bch_lines_next(p->lines, &data, &len, &first, b->err, sizeof(b->err))) >= 1) {
         struct bch_csv c;
         char cerr[128];
         bool stop;
         int r;
+
+        if (rc == 2) { /* an over-long line, skipped: the next lines are read */
+            if (have_header) {
+                add_bad(b, first, "", b->err, NULL, 0);
+            }
+            b->err[0] = '\0';
+            continue;
+        }
 
         /* The importer gave up (warehouse error): stop reading the file. */
         pthread_mutex_lock(&p->mu);
@@ -879,7 +906,12 @@ static void *produce(void *arg)
             long line = first + c.line - 1;
 
             if (r < 0) {
-                add_bad(b, line, "", cerr, NULL, 0);
+                if (have_header) {
+                    size_t vlen;
+                    const char *v = bch_imp_row_text(&c, &vlen);
+
+                    add_bad(b, line, "", cerr, v, vlen);
+                }
             } else if (!have_header) {
                 size_t hl = 0;
 
@@ -893,6 +925,7 @@ static void *produce(void *arg)
                     hl += c.fields[i].len;
                 }
                 p->header_len = hl;
+                p->ncols = c.nfields;
                 have_header = true;
                 if (p->col_gid < 0 || p->col_time < 0 || p->col_score < 0) {
                     snprintf(b->err, sizeof(b->err),
@@ -1017,7 +1050,7 @@ static int score_file(struct bch_imp *im, const char *path)
     char err[512];
     long since_commit = 0;
     int rc = 0;
-    bool done = false, failed = false;
+    bool done = false, failed = false, stopped = false;
     bool skip;
 
     rc = bch_imp_source(im, path, "ci_trafi_l_hourly", "csv", &skip);
@@ -1034,15 +1067,26 @@ static int score_file(struct bch_imp *im, const char *path)
     }
     while (!done && rc == 0) {
         struct batch *b = take_full(&p);
+        size_t ib = 0, ir = 0;
 
-        for (size_t i = 0; i < b->nbad && rc == 0; i++) {
+        /* Resuming: the first skip_rows data rows (in file order, bad or
+         * good) were stored or rejected by an earlier, interrupted import. */
+        while (im->skip_rows > 0 && (ib < b->nbad || ir < b->n)) {
+            if (ir >= b->n || (ib < b->nbad && b->bad[ib].line < b->rows[ir].line)) {
+                ib++;
+            } else {
+                ir++;
+            }
+            im->skip_rows--;
+        }
+        for (size_t i = ib; i < b->nbad && rc == 0; i++) {
             const struct pbad *x = &b->bad[i];
 
             im->st->rows++;
             im->file_rows++;
             rc = bch_imp_reject(im, x->line, x->field, x->reason, x->value, x->vlen, false);
         }
-        for (size_t i = 0; i < b->n && rc == 0; i++) {
+        for (size_t i = ir; i < b->n && rc == 0; i++) {
             rc = store_parsed(im, &b->rows[i]);
         }
         since_commit += (long)b->n;
@@ -1056,11 +1100,25 @@ static int score_file(struct bch_imp *im, const char *path)
             rc = bch_imp_reject(im, 0, "", b->err, NULL, 0, false);
         }
         give_back(&p, b);
-        if (rc == 0 && !done && since_commit >= im->opt->batch_rows) {
-            /* Bounded transactions (and WAL): the roll-ups go with the rows. */
+        stopped = !done && im->opt->stop && *im->opt->stop;
+        if (rc == 0 && !done && (since_commit >= im->opt->batch_rows || stopped)) {
+            /* Bounded transactions (and WAL): the roll-ups and the file's
+             * counters (what a resume takes back) go with the rows. */
             rc = flush_all(im);
             if (rc == 0) {
+                rc = bch_imp_checkpoint(im);
+            }
+            if (rc == 0) {
                 rc = bch_imp_commit(im);
+            }
+            if (rc == 0 && stopped) {
+                /* SIGINT/SIGTERM: committed, not completed (a rerun resumes). */
+                im->st->stopped = true;
+                bch_warn("import",
+                         "%s: stopped after %ld rows (committed; the file is not marked "
+                         "completed: run the same import again to resume)",
+                         path, im->file_rows);
+                break;
             }
             if (rc == 0) {
                 rc = bch_imp_begin(im);
@@ -1069,14 +1127,18 @@ static int score_file(struct bch_imp *im, const char *path)
             bch_debug("import", "%s: %ld rows", path, im->file_rows);
         }
     }
-    if (rc == 0) {
+    if (rc == 0 && !stopped) {
         rc = flush_all(im);
     }
-    if (rc == 0) {
-        rc = bch_imp_source_done(im, "csv", p.header, p.header_len);
+    if (rc == 0 && !stopped) {
+        /* A file that failed (not a score file, empty, a read error) stays
+         * incomplete: a rerun reports it again.  Its rows read before the
+         * error are kept, as for a truncated file. */
+        rc = failed ? bch_imp_source_failed(im, "csv", p.header, p.header_len)
+                    : bch_imp_source_done(im, "csv", p.header, p.header_len);
     }
     producer_stop(&p);
-    if (rc == 0 && !im->opt->quiet) {
+    if (rc == 0 && !stopped && !im->opt->quiet) {
         bch_info("import", "%s: %ld rows, %ld rejected", path, im->file_rows, im->file_rejected);
     }
     return rc ? rc : (failed ? BCH_ERR_INPUT : 0);
@@ -1132,18 +1194,25 @@ static int move_key(struct bch_imp *im, int64_t from, int64_t to, double to_w)
     struct hist *h = H(im);
     struct keyrow *rows = NULL;
     size_t n = 0;
-    long stored = im->st->stored;
+    struct bch_import_stats keep = *im->st;
     int rc = rows_of_key(im, from, &rows, &n);
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = contrib(h, -1, from, NAN, rows[i].hour, rows[i].score);
         if (rc == 0) {
             rc = put_row(im, to, to_w, rows[i].hour, rows[i].score, rows[i].flags & F_CLEAN,
-                         rows[i].raw);
+                         rows[i].raw, false);
         }
     }
     free(rows);
-    im->st->stored = stored; /* moved rows are not new rows */
+    /* Moved rows are not new rows: only the tie changed, and they are no
+     * longer unmapped (a segments file counts minus the rows it tied).  The
+     * report derives stored, unknown and unmapped_rows from the roll-ups. */
+    im->st->stored = keep.stored;
+    im->st->unknown = keep.unknown;
+    im->st->capped = keep.capped;
+    im->st->raised = keep.raised;
+    im->st->unmapped_rows = keep.unmapped_rows - (long)n;
     if (rc == 0) {
         sqlite3_bind_int64(h->del_rows, 1, from);
         rc = bch_imp_step(im, h->del_rows);
@@ -1176,8 +1245,43 @@ static int reweight_key(struct bch_imp *im, int64_t key, double old_w, double ne
 struct seg_ctx {
     struct bch_imp *im;
     bch_time as_of;
+    long lines; /* features with gid, ident and a LineString / MultiLineString */
+    long records;
     int rc;
 };
+
+/* The geometry type of a feature, or NULL. */
+static const char *geom_type(json_t *geom)
+{
+    return json_is_object(geom) ? json_string_value(json_object_get(geom, "type")) : NULL;
+}
+
+static bool is_line_type(const char *t)
+{
+    return t && (strcmp(t, "LineString") == 0 || strcmp(t, "MultiLineString") == 0);
+}
+
+/* The member as text for the rejected table (compact JSON; NULL when absent). */
+static char *member_text(json_t *v)
+{
+    if (!v) {
+        return NULL;
+    }
+    if (json_is_string(v)) {
+        return strdup(json_string_value(v));
+    }
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static int reject_member(struct bch_imp *im, long pos, const char *field, const char *reason,
+                         json_t *v)
+{
+    char *text = member_text(v);
+    int rc = bch_imp_reject(im, pos, field, reason, text, text ? strlen(text) : 0, false);
+
+    free(text);
+    return rc;
+}
 
 static int seg_scan_mdate(void *ctx, long pos, json_t *rec, json_t *geom, json_t *outer)
 {
@@ -1186,8 +1290,12 @@ static int seg_scan_mdate(void *ctx, long pos, json_t *rec, json_t *geom, json_t
     bch_time t;
 
     (void)pos;
-    (void)geom;
     (void)outer;
+    sc->records++;
+    if (is_line_type(geom_type(geom)) && bch_imp_json_get(rec, "gid") &&
+        bch_imp_json_get(rec, "ident")) {
+        sc->lines++;
+    }
     if (json_is_string(m) &&
         bch_time_parse(json_string_value(m), json_string_length(m), false, &t, NULL, 0) == 0 &&
         (sc->as_of == BCH_TIME_NONE || t > sc->as_of)) {
@@ -1206,18 +1314,26 @@ static int seg_record(void *ctx, long pos, json_t *rec, json_t *geom, json_t *ou
     char *gtext = NULL;
     double len = NAN, old_w = NAN;
     int64_t gid, key = 0;
-    bool had_key = false;
+    bool had_key = false, tied_here = false;
     long f;
     int rc = 0;
 
     (void)outer;
     im->file_rows++;
     if (bch_json_int64(bch_imp_json_get(rec, "gid"), &gid) != BCH_CELL_OK || gid <= 0) {
-        return bch_imp_reject(im, pos, "gid", "missing or not a positive whole number", NULL, 0,
-                              false);
+        return reject_member(im, pos, "gid", "missing or not a positive whole number",
+                             bch_imp_json_get(rec, "gid"));
     }
     if (bch_json_text(bch_imp_json_get(rec, "ident"), ident, sizeof(ident)) != BCH_CELL_OK) {
-        return bch_imp_reject(im, pos, "ident", "missing ident", NULL, 0, false);
+        return reject_member(im, pos, "ident", "missing ident", bch_imp_json_get(rec, "ident"));
+    }
+    if (geom && !json_is_null(geom) && !is_line_type(geom_type(geom))) {
+        /* A segment is a line: a Point feature (a sensor, a station) is not one. */
+        const char *t = geom_type(geom);
+
+        snprintf(gerr, sizeof(gerr), "a %s, not a LineString or MultiLineString segment",
+                 t ? t : "geometry without type");
+        return reject_member(im, pos, "geometry", gerr, json_object_get(geom, "type"));
     }
     bch_json_text(bch_imp_json_get(rec, "typevoie"), typevoie, sizeof(typevoie));
     if (geom && !json_is_null(geom)) {
@@ -1241,13 +1357,14 @@ static int seg_record(void *ctx, long pos, json_t *rec, json_t *geom, json_t *ou
     tied[0] = '\0';
     if (sqlite3_step(h->gid_get) == SQLITE_ROW) {
         snprintf(tied, sizeof(tied), "%s", (const char *)sqlite3_column_text(h->gid_get, 0));
+        tied_here = sqlite3_column_int64(h->gid_get, 1) == im->source_id;
     }
     sqlite3_reset(h->gid_get);
     if (rc == 0 && tied[0] && strcmp(tied, ident) != 0) {
         char why[160];
 
-        snprintf(why, sizeof(why), "gid already tied to ident '%s' by an earlier segments file",
-                 tied);
+        snprintf(why, sizeof(why), "gid already tied to ident '%s' %s", tied,
+                 tied_here ? "by an earlier feature of this file" : "by an earlier segments file");
         rc = bch_imp_reject(im, pos, "gid", why, ident, strlen(ident), false);
         goto out;
     }
@@ -1320,7 +1437,7 @@ out:
 static int segments_file(struct bch_imp *im, const char *path)
 {
     struct bch_buf b;
-    struct seg_ctx sc = {im, BCH_TIME_NONE, 0};
+    struct seg_ctx sc = {im, BCH_TIME_NONE, 0, 0, 0};
     json_error_t jerr;
     json_t *root;
     char err[512];
@@ -1345,9 +1462,17 @@ static int segments_file(struct bch_imp *im, const char *path)
         rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
         return rc ? rc : BCH_ERR_INPUT;
     }
-    if (bch_imp_json_records(root, seg_scan_mdate, &sc) < 0) {
+    if (bch_imp_json_records(root, seg_scan_mdate, &sc) < 0 || sc.lines == 0) {
+        /* Told apart by content: a segments file is GeoJSON of LineString /
+         * MultiLineString features with gid and ident (a sensor snapshot or
+         * a counts file has gid and ident too, on points or no geometry). */
         json_decref(root);
-        rc = bch_imp_reject(im, 0, "", "not a segments file (no feature array)", NULL, 0, false);
+        rc = bch_imp_reject(im, 0, "",
+                            sc.records == 0
+                                ? "not a segments file: no features"
+                                : "not a segments file: no LineString or MultiLineString feature "
+                                  "with gid and ident",
+                            NULL, 0, false);
         return rc ? rc : BCH_ERR_INPUT;
     }
     rc = bch_imp_json_records(root, seg_record, &sc);
@@ -1424,7 +1549,7 @@ static int prepare(struct bch_imp *im)
          "geometry = coalesce(excluded.geometry, geometry), "
          "length_m = coalesce(excluded.length_m, length_m)"},
         {&h->seg_get, "SELECT seg_key, length_m FROM history_segment WHERE ident = ?"},
-        {&h->gid_get, "SELECT ident FROM history_gid WHERE gid = ?"},
+        {&h->gid_get, "SELECT ident, source_id FROM history_gid WHERE gid = ?"},
         {&h->gid_up, "INSERT INTO history_gid(gid, ident, seg_key, as_of, source_id) "
                      "VALUES (?, ?, ?, ?, ?) ON CONFLICT(gid) DO UPDATE SET "
                      "seg_key = excluded.seg_key, as_of = max(coalesce(as_of, excluded.as_of), "

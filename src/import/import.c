@@ -142,6 +142,8 @@ void bch_imp_rollback(struct bch_imp *im)
     }
 }
 
+static int resume(struct bch_imp *im);
+
 int bch_imp_source(struct bch_imp *im, const char *path, const char *dataset, const char *format,
                    bool *skip)
 {
@@ -154,10 +156,15 @@ int bch_imp_source(struct bch_imp *im, const char *path, const char *dataset, co
     im->file_rows = 0;
     im->file_rejected = 0;
     im->file_warned = 0;
+    im->skip_rows = 0;
     if (bch_import_hash_file(path, dataset, hash, err, sizeof(err))) {
+        int rc;
+
         bch_error("import", "%s", err);
         im->st->unreadable++;
-        return BCH_ERR_INPUT;
+        /* Listed in rejected too (no source row: the file could not be hashed). */
+        rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
+        return rc ? rc : BCH_ERR_INPUT;
     }
     return bch_imp_source_hashed(im, path, "file", dataset, format, hash, bch_now(), skip);
 }
@@ -188,8 +195,8 @@ int bch_imp_source_hashed(struct bch_imp *im, const char *name, const char *kind
         return 0;
     }
     if (im->source_id) {
-        /* An interrupted import of the same bytes: resume it (rows merge). */
-        return 0;
+        /* An interrupted or failed import of the same bytes: resume it. */
+        return resume(im);
     }
     st = im->st_source_ins;
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
@@ -205,20 +212,73 @@ int bch_imp_source_hashed(struct bch_imp *im, const char *name, const char *kind
     return 0;
 }
 
-int bch_imp_source_done(struct bch_imp *im, const char *format, const char *header,
-                        size_t header_len)
+/*
+ * Resuming a source registered before but not completed: an import killed
+ * after some of its transactions committed, or a file that failed as a
+ * whole.  Its counters as of its last commit (import_file) are taken back
+ * into the session, and the kind skips the data rows they cover
+ * (im->skip_rows): those rows were stored or rejected by that commit, so
+ * the counters end as those of one uninterrupted import.  Rejections of the
+ * whole file are dropped: the rerun meets (and records) them again.
+ */
+static int resume(struct bch_imp *im)
 {
-    sqlite3_stmt *st = im->st_source_done;
+    sqlite3_stmt *st = im->st_file_get;
+    long v[12] = {0};
+    long whole;
+    int step;
 
-    sqlite3_bind_text(st, 1, format, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, im->file_rows);
-    sqlite3_bind_int64(st, 3, im->file_rejected);
-    bch_imp_bind_text(st, 4, header, header_len);
-    sqlite3_bind_int64(st, 5, im->source_id);
-    im->st->files++;
-    if (bch_imp_step(im, st)) {
+    sqlite3_bind_int64(st, 1, im->source_id);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        for (int i = 0; i < 12; i++) {
+            v[i] = (long)sqlite3_column_int64(st, i);
+        }
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        bch_error("import", "cannot read import_file: %s", sqlite3_errmsg(im->db));
         return BCH_ERR_DB;
     }
+    sqlite3_bind_int64(im->st_whole_count, 1, im->source_id);
+    whole = sqlite3_step(im->st_whole_count) == SQLITE_ROW
+                ? (long)sqlite3_column_int64(im->st_whole_count, 0)
+                : 0;
+    sqlite3_reset(im->st_whole_count);
+    sqlite3_bind_int64(im->st_whole_del, 1, im->source_id);
+    if (bch_imp_step(im, im->st_whole_del)) {
+        return BCH_ERR_DB;
+    }
+    if (step != SQLITE_ROW) {
+        return 0; /* no commit before: read it all again */
+    }
+    v[2] -= whole;
+    im->file_rows = v[0];
+    im->file_rejected = v[2];
+    im->skip_rows = v[0];
+    im->st->rows += v[0];
+    im->st->stored += v[1];
+    im->st->rejected += v[2];
+    im->st->coerced += v[3];
+    im->st->duplicates += v[4];
+    im->st->merged += v[5];
+    im->st->unknown += v[6];
+    im->st->capped += v[7];
+    im->st->raised += v[8];
+    im->st->unmapped_rows += v[9];
+    im->st->stale += v[10];
+    im->st->missing += v[11];
+    if (v[0] > 0 && !im->opt->quiet) {
+        bch_info("import", "%s: resuming after the %ld rows of an earlier import", im->path, v[0]);
+    }
+    return 0;
+}
+
+/* The counters of the current file (import_file), as of now. */
+int bch_imp_checkpoint(struct bch_imp *im)
+{
+    sqlite3_stmt *st;
+
     {
         const struct bch_import_stats *a = &im->file_start, *b = im->st;
         const long v[] = {im->file_rows,
@@ -244,6 +304,42 @@ int bch_imp_source_done(struct bch_imp *im, const char *format, const char *head
     }
 }
 
+/* Updates the source row; completed: the whole file was read. */
+static int source_mark(struct bch_imp *im, const char *format, const char *header,
+                       size_t header_len, bool completed)
+{
+    sqlite3_stmt *st = im->st_source_done;
+
+    sqlite3_bind_text(st, 1, format, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, im->file_rows);
+    sqlite3_bind_int64(st, 3, im->file_rejected);
+    bch_imp_bind_text(st, 4, header, header_len);
+    sqlite3_bind_int(st, 5, completed ? 1 : 0);
+    sqlite3_bind_int64(st, 6, im->source_id);
+    if (completed) {
+        im->st->files++;
+    }
+    if (bch_imp_step(im, st)) {
+        return BCH_ERR_DB;
+    }
+    return bch_imp_checkpoint(im);
+}
+
+int bch_imp_source_done(struct bch_imp *im, const char *format, const char *header,
+                        size_t header_len)
+{
+    return source_mark(im, format, header, header_len, true);
+}
+
+int bch_imp_source_failed(struct bch_imp *im, const char *format, const char *header,
+                          size_t header_len)
+{
+    if (!im->source_id) {
+        return 0;
+    }
+    return source_mark(im, format, header, header_len, false);
+}
+
 int bch_imp_reject(struct bch_imp *im, long line, const char *field, const char *reason,
                    const char *value, size_t vlen, bool coerced)
 {
@@ -266,8 +362,12 @@ int bch_imp_reject(struct bch_imp *im, long line, const char *field, const char 
     } else if (im->file_warned == BCH_IMP_WARN_MAX + 1) {
         bch_warn("import", "%s: more problems; see the 'rejected' table", im->path);
     }
-    sqlite3_bind_int64(st, 1, im->source_id);
-    sqlite3_bind_text(st, 2, im->path, -1, SQLITE_TRANSIENT);
+    if (im->source_id) {
+        sqlite3_bind_int64(st, 1, im->source_id);
+    } else {
+        sqlite3_bind_null(st, 1);
+    }
+    sqlite3_bind_text(st, 2, im->path ? im->path : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, line);
     sqlite3_bind_text(st, 4, field, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 5, reason, -1, SQLITE_TRANSIENT);
@@ -315,6 +415,7 @@ int bch_imp_read_all(const char *path, struct bch_buf *b, size_t max, char *err,
     if (!l) {
         return -1;
     }
+    bch_lines_set_max_line(l, max);
     bch_buf_init(b, max);
     while ((rc = bch_lines_next(l, &data, &len, &first, err, errlen)) == 1) {
         if (bch_buf_add(b, data, len)) {
@@ -324,6 +425,10 @@ int bch_imp_read_all(const char *path, struct bch_buf *b, size_t max, char *err,
         }
     }
     bch_lines_close(l);
+    if (rc == 2) {
+        snprintf(err, errlen, "'%s' is larger than %zu bytes", path, max);
+        rc = -1;
+    }
     if (rc == 0 && !b->data && bch_buf_add(b, "", 0)) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
@@ -382,6 +487,22 @@ void bch_imp_map_header(const struct bch_csv *c, const char *const *wanted, size
     }
 }
 
+const char *bch_imp_row_text(const struct bch_csv *c, size_t *len)
+{
+    const char *nl;
+
+    if (!c->row || c->row >= c->end) {
+        *len = 0;
+        return NULL;
+    }
+    nl = memchr(c->row, '\n', (size_t)(c->end - c->row));
+    *len = nl ? (size_t)(nl - c->row) : (size_t)(c->end - c->row);
+    if (*len > 0 && c->row[*len - 1] == '\r') {
+        (*len)--;
+    }
+    return c->row;
+}
+
 struct bch_csv_field bch_imp_field(const struct bch_csv *c, int i)
 {
     struct bch_csv_field empty = {"", 0, false};
@@ -418,6 +539,10 @@ int bch_imp_csv_next(struct bch_imp_csv *r, long *line, char *err, size_t errlen
             r->have_chunk = false;
         }
         rc = bch_lines_next(r->lines, &data, &len, &r->first_line, err, errlen);
+        if (rc == 2) {
+            *line = r->first_line;
+            return -1;
+        }
         if (rc <= 0) {
             return rc < 0 ? -2 : 0;
         }
@@ -491,9 +616,20 @@ bool bch_imp_csv_row(struct bch_imp *im, struct bch_imp_csv *r, long *line, int 
             *rc = *rc ? *rc : BCH_ERR_INPUT;
             return false;
         }
+        if (n == -1 && !r->have_header) {
+            continue; /* blank or malformed lines before the header: not data */
+        }
+        if (r->have_header && im->skip_rows > 0) {
+            im->skip_rows--; /* stored or rejected by an earlier import of the file */
+            continue;
+        }
         if (n == -1) {
+            size_t vlen = 0;
+            const char *v = r->have_chunk ? bch_imp_row_text(&r->csv, &vlen) : NULL;
+
             im->st->rows++;
-            *rc = bch_imp_reject(im, *line, "", err, NULL, 0, false);
+            im->file_rows++;
+            *rc = bch_imp_reject(im, *line, "", err, v, vlen, false);
             if (*rc) {
                 return false;
             }
@@ -502,7 +638,19 @@ bool bch_imp_csv_row(struct bch_imp *im, struct bch_imp_csv *r, long *line, int 
         r->at_header = !r->have_header;
         if (r->at_header) {
             r->have_header = true;
+            r->ncols = r->csv.nfields;
             r->hlen = bch_imp_header_text(r, r->header, sizeof(r->header));
+        } else if (r->csv.nfields != r->ncols) {
+            snprintf(err, sizeof(err), "%zu fields where the header has %zu%s", r->csv.nfields,
+                     r->ncols,
+                     r->csv.nfields > r->ncols ? " (an unquoted separator or decimal comma?)" : "");
+            im->st->rows++;
+            im->file_rows++;
+            *rc = bch_imp_reject(im, *line, "", err, r->csv.row, r->csv.row_len, false);
+            if (*rc) {
+                return false;
+            }
+            continue;
         }
         return true;
     }
@@ -518,8 +666,16 @@ int bch_imp_reject_header(struct bch_imp *im, const struct bch_imp_csv *r, const
 int bch_imp_csv_done(struct bch_imp *im, struct bch_imp_csv *r, const char *format, int rc)
 {
     bch_imp_csv_close(r);
-    if (rc == 0 || rc == BCH_ERR_INPUT) {
-        int drc = bch_imp_source_done(im, format, r->have_header ? r->header : NULL, r->hlen);
+    if (rc == 0 && !r->have_header) {
+        rc = bch_imp_reject(im, 0, "", "empty file (no header line)", NULL, 0, false);
+        rc = rc ? rc : BCH_ERR_INPUT;
+    }
+    if (rc == 0) {
+        rc = bch_imp_source_done(im, format, r->header, r->hlen);
+    } else if (rc == BCH_ERR_INPUT) {
+        /* Failed as a whole (unreadable, not that kind, read error): not
+         * completed, so that a rerun reads it and reports it again. */
+        int drc = bch_imp_source_failed(im, format, r->have_header ? r->header : NULL, r->hlen);
 
         rc = drc ? drc : rc;
     }
@@ -603,7 +759,13 @@ int bch_imp_session_prepare(struct bch_imp *im)
          "INSERT INTO raw_source(kind, name, dataset, format, content_hash, fetched_at) "
          "VALUES (?, ?, ?, ?, ?, ?)"},
         {&im->st_source_done, "UPDATE raw_source SET format = ?, records = ?, rejected = ?, "
-                              "header = ?, completed = 1 WHERE source_id = ?"},
+                              "header = ?, completed = ? WHERE source_id = ?"},
+        {&im->st_file_get,
+         "SELECT rows, stored, rejected, coerced, duplicates, merged, unknown, capped, raised, "
+         "unmapped_rows, stale, missing FROM import_file WHERE source_id = ?"},
+        {&im->st_whole_count,
+         "SELECT count(*) FROM rejected WHERE source_id = ? AND position = 0 AND coerced = 0"},
+        {&im->st_whole_del, "DELETE FROM rejected WHERE source_id = ? AND position = 0"},
         {&im->st_reject,
          "INSERT OR IGNORE INTO rejected(source_id, source_name, position, field, reason, value, "
          "coerced, rejected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
@@ -619,7 +781,8 @@ int bch_imp_session_prepare(struct bch_imp *im)
 void bch_imp_session_finalize(struct bch_imp *im)
 {
     sqlite3_stmt **all[] = {&im->st_source_find, &im->st_source_ins, &im->st_source_done,
-                            &im->st_reject, &im->st_file_stats};
+                            &im->st_reject,      &im->st_file_stats, &im->st_file_get,
+                            &im->st_whole_count, &im->st_whole_del};
 
     for (size_t i = 0; i < BCH_ARRAY_LEN(all); i++) {
         sqlite3_finalize(*all[i]);
@@ -661,6 +824,10 @@ int bch_import_files(sqlite3 *db, const struct bch_import_options *o, char *cons
         }
     }
     for (size_t i = 0; rc == 0 && i < npaths; i++) {
+        if (o->stop && *o->stop) {
+            st->stopped = true;
+            break;
+        }
         rc = k->file(&im, paths[i]);
         if (rc == BCH_ERR_INPUT) {
             input = rc;

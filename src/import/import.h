@@ -29,6 +29,7 @@
 
 #include "core/compat.h"
 
+#include <signal.h>
 #include <sqlite3.h>
 
 #include "core/timeutil.h"
@@ -41,6 +42,11 @@ struct bch_import_options {
     int64_t stale_s;       /* sensors: a count older than this at the snapshot is stale */
     long batch_rows;       /* rows per transaction for large files */
     bool quiet;            /* no line per file */
+    /* When non-NULL and *stop becomes nonzero (SIGINT/SIGTERM), the import
+     * stops at the next batch or file boundary: what was read is committed,
+     * the file being read is not marked completed (a rerun resumes it), and
+     * bch_import_stats.stopped is set. */
+    volatile sig_atomic_t *stop;
 };
 
 void bch_import_options_default(struct bch_import_options *o);
@@ -60,6 +66,7 @@ struct bch_import_stats {
     long tt_floor, tt_cap, tt_sentinel, tt_ref_zero, tt_not_corridor;
     /* sensors */
     long stale, missing;
+    bool stopped; /* *opt.stop ended the session early */
 };
 
 /* NULL-terminated list of the kind names, for usage text. */

@@ -36,8 +36,10 @@ struct bch_imp {
     long file_rejected;
     long file_warned;
     struct bch_import_stats file_start; /* session counters when the file began */
+    long skip_rows; /* resuming: data rows already stored or rejected (bch_imp_source) */
 
-    sqlite3_stmt *st_source_find, *st_source_ins, *st_source_done, *st_reject, *st_file_stats;
+    sqlite3_stmt *st_source_find, *st_source_ins, *st_source_done, *st_reject, *st_file_stats,
+        *st_file_get, *st_whole_count, *st_whole_del;
 };
 
 struct bch_imp_kind {
@@ -69,7 +71,14 @@ void bch_imp_rollback(struct bch_imp *im);
  * Registers path as a source of dataset (the kind tag of the content hash
  * is dataset too).  Sets *skip when the same bytes were fully imported
  * before.  Must run inside a transaction.  0, BCH_ERR_INPUT (unreadable,
- * logged) or BCH_ERR_DB.
+ * logged and rejected) or BCH_ERR_DB.
+ *
+ * The same bytes registered before but not completed (an interrupted
+ * import, or a file that failed as a whole) are resumed: the counters of
+ * the file as of its last commit come back into the session and
+ * im->skip_rows says how many data rows (stored or rejected, in file order)
+ * that commit covers; the kind skips them (bch_imp_csv_row() does), so that
+ * the counters end as those of one uninterrupted import.
  */
 int bch_imp_source(struct bch_imp *im, const char *path, const char *dataset, const char *format,
                    bool *skip);
@@ -90,6 +99,17 @@ void bch_imp_session_finalize(struct bch_imp *im);
 /* Marks the current source complete with its counters; header may be NULL. */
 int bch_imp_source_done(struct bch_imp *im, const char *format, const char *header,
                         size_t header_len);
+/*
+ * The current source failed as a whole (unreadable, not that kind, a read
+ * error): its counters are written but it stays incomplete, so that a rerun
+ * reads it again and reports it again instead of "already imported".
+ */
+int bch_imp_source_failed(struct bch_imp *im, const char *format, const char *header,
+                          size_t header_len);
+/* Writes the counters of the current file (import_file) without completing
+ * it: called before each commit inside a file, they are what a resume
+ * takes back. */
+int bch_imp_checkpoint(struct bch_imp *im);
 
 /*
  * Records a problem of the current file: line (0 = the whole file), field
@@ -128,6 +148,7 @@ struct bch_imp_csv {
     char sep;
     /* kept by bch_imp_csv_row(), still valid after close */
     bool have_header, at_header;
+    size_t ncols;      /* fields of the header: a data row must have as many */
     char header[1024]; /* the header row as text (truncated) */
     size_t hlen;
 };
@@ -146,12 +167,15 @@ void bch_imp_csv_close(struct bch_imp_csv *r);
  *       ... one data row: fields in r.csv, its line number in line ...
  *   }
  *   return bch_imp_csv_done(im, &r, format, rc);
- * bch_imp_csv_row() counts and rejects a malformed row itself and goes on;
+ * bch_imp_csv_row() counts and rejects a malformed row, an over-long line and
+ * a row whose number of fields differs from the header's itself and goes on
+ * (and skips the rows a resumed import covered, im->skip_rows);
  * a read error is rejected as a whole-file problem and ends the loop with
  * *rc = BCH_ERR_INPUT; a failed rejection ends it with BCH_ERR_DB.  The first
  * well-formed row is the header (at_header; its text in r.header).
- * bch_imp_csv_done() closes r and completes the source unless rc is a
- * warehouse error; it returns the file's result code.
+ * bch_imp_csv_done() closes r; rc 0 completes the source (a file without a
+ * header line is rejected as empty instead), BCH_ERR_INPUT leaves it
+ * incomplete (bch_imp_source_failed); it returns the file's result code.
  */
 int bch_imp_csv_open_file(struct bch_imp *im, struct bch_imp_csv *r, const char *path);
 bool bch_imp_csv_row(struct bch_imp *im, struct bch_imp_csv *r, long *line, int *rc);
@@ -160,6 +184,10 @@ int bch_imp_csv_done(struct bch_imp *im, struct bch_imp_csv *r, const char *form
 
 /* The header row joined with its separator into buf (truncated); its length. */
 size_t bch_imp_header_text(const struct bch_imp_csv *r, char *buf, size_t len);
+
+/* The current (or just failed) row of c as it stands in the file, up to its
+ * line end: the value recorded with a malformed row.  NULL when none. */
+const char *bch_imp_row_text(const struct bch_csv *c, size_t *len);
 
 /* Field i of the current row, or an empty field when i < 0 or absent. */
 struct bch_csv_field bch_imp_field(const struct bch_csv *c, int i);

@@ -16,20 +16,30 @@
 #include "core/compat.h"
 
 #define BCH_LINES_CHUNK    (4u << 20)  /* bytes read per refill */
-#define BCH_LINES_MAX_LINE (16u << 20) /* a longer line fails the file */
+#define BCH_LINES_MAX_LINE (16u << 20) /* a longer line is skipped (reported) */
 
 struct bch_lines;
 
-/* Opens path; NULL with the reason in err. */
+/*
+ * Opens path: a gzip file (one or more members, told apart by the magic
+ * bytes) is inflated, anything else read as is.  NULL with the reason in err.
+ */
 struct bch_lines *bch_lines_open(const char *path, char *err, size_t errlen);
 void bch_lines_close(struct bch_lines *l);
+
+/* Longest line handed out (default BCH_LINES_MAX_LINE; at least 1 KB). */
+void bch_lines_set_max_line(struct bch_lines *l, size_t max);
 
 /*
  * Next region of whole lines: *data / *len (not NUL-terminated; valid until
  * the next call) and *first_line, the 1-based line number of its first
  * line.  The last region of a file may end without a line break.  Returns
- * 1 for a region, 0 at the end, -1 on a read error or an over-long line
- * (reason in err).
+ * 1 for a region, 0 at the end, 2 for a line longer than the maximum that
+ * was skipped (its number in *first_line, the reason in err; reading goes
+ * on with the next line), -1 on a read error (reason in err, naming the
+ * line where it happened).  Every complete line read before a read error
+ * -- a truncated file, a corrupt gzip stream, a CRC mismatch -- has been
+ * handed out before -1 is returned; the partial line at the error is not.
  */
 int bch_lines_next(struct bch_lines *l, const char **data, size_t *len, long *first_line, char *err,
                    size_t errlen);

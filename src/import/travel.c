@@ -48,6 +48,9 @@
 
 #define MAX_GID 65536 /* gids above are stored but never corridors */
 
+/* A travel time (or its reference) above a day is not one: a unit or export error. */
+#define MAX_TRAVEL_S 86400.0
+
 struct sample_key {
     int64_t gid;
     bch_time at;
@@ -204,11 +207,20 @@ static int csv_row(struct bch_imp *im, const struct bch_imp_csv *r, const int *c
         return bch_imp_reject(im, line, hourly ? "actuel" : "bm_actuel",
                               "missing or not a positive number of seconds", f.s, f.len, false);
     }
+    if (actuel > MAX_TRAVEL_S) {
+        return bch_imp_reject(im, line, hourly ? "actuel" : "bm_actuel",
+                              "more than a day (86400 s): not a travel time", f.s, f.len, false);
+    }
     f = bch_imp_field(&r->csv, col[C_REF]);
     switch (bch_cell_double(f.s, f.len, &ref)) {
     case BCH_CELL_OK:
         if (ref < 0) {
             return bch_imp_reject(im, line, hourly ? "ref" : "bm_ref", "negative", f.s, f.len,
+                                  false);
+        }
+        if (ref > MAX_TRAVEL_S) {
+            return bch_imp_reject(im, line, hourly ? "ref" : "bm_ref",
+                                  "more than a day (86400 s): not a travel time", f.s, f.len,
                                   false);
         }
         break;
@@ -240,6 +252,7 @@ static int csv_row(struct bch_imp *im, const struct bch_imp_csv *r, const int *c
 /* The header and columns of a CSV input, learnt from its first row. */
 struct csv_state {
     int col[C_N];
+    size_t ncols; /* fields of the header */
     bool hourly, have_header;
     char header[512];
     size_t hlen;
@@ -262,14 +275,37 @@ static int csv_step(struct bch_imp *im, const struct bch_imp_csv *r, struct csv_
 {
     int rc;
 
+    if (n == -1 && !cs->have_header) {
+        return 0; /* blank or malformed lines before the header: not data */
+    }
+    if (cs->have_header && im->skip_rows > 0) {
+        im->skip_rows--; /* stored or rejected by an earlier import of the file */
+        return 0;
+    }
     if (n == -1) {
+        size_t vlen = 0;
+        const char *v = r->have_chunk ? bch_imp_row_text(&r->csv, &vlen) : NULL;
+
         im->st->rows++;
-        return bch_imp_reject(im, line, "", err, NULL, 0, false);
+        im->file_rows++;
+        return bch_imp_reject(im, line, "", err, v, vlen, false);
     }
     if (cs->have_header) {
+        if (r->csv.nfields != cs->ncols) {
+            char why[96];
+
+            snprintf(why, sizeof(why), "%zu fields where the header has %zu%s", r->csv.nfields,
+                     cs->ncols,
+                     r->csv.nfields > cs->ncols ? " (an unquoted separator or decimal comma?)"
+                                                : "");
+            im->st->rows++;
+            im->file_rows++;
+            return bch_imp_reject(im, line, "", why, r->csv.row, r->csv.row_len, false);
+        }
         return csv_row(im, r, cs->col, line, cs->hourly);
     }
     cs->have_header = true;
+    cs->ncols = r->csv.nfields;
     cs->hlen = bch_imp_header_text(r, cs->header, sizeof(cs->header));
     bch_imp_map_header(&r->csv, tt_cols, C_N, cs->col);
     cs->hourly = cs->col[C_TIME] >= 0;
@@ -313,8 +349,16 @@ static int csv_file(struct bch_imp *im, const char *path)
         rc = csv_step(im, &r, &cs, n, line, err);
     }
     bch_imp_csv_close(&r);
+    if (rc == 0 && !cs.have_header) {
+        rc = bch_imp_reject(im, 0, "", "empty file (no header line)", NULL, 0, false);
+        rc = rc ? rc : BCH_ERR_INPUT;
+    }
     if (rc == 0 || rc == BCH_ERR_INPUT) {
-        int drc = bch_imp_source_done(im, cs.format, cs.have_header ? cs.header : NULL, cs.hlen);
+        /* Failed as a whole (not a ci_tpstj_a file, a read error): left
+         * incomplete, so that a rerun reports it again. */
+        int drc = rc == 0 ? bch_imp_source_done(im, cs.format, cs.header, cs.hlen)
+                          : bch_imp_source_failed(im, cs.format, cs.have_header ? cs.header : NULL,
+                                                  cs.hlen);
 
         if (drc) {
             return drc;
@@ -444,12 +488,20 @@ static int json_record(void *ctx, long pos, json_t *rec, json_t *geom, json_t *o
     if (bch_json_double(v, false, &actuel) != BCH_CELL_OK || actuel <= 0) {
         return reject_member(im, pos, "bm_actuel", "missing or not a positive number", v);
     }
+    if (actuel > MAX_TRAVEL_S) {
+        return reject_member(im, pos, "bm_actuel", "more than a day (86400 s): not a travel time",
+                             v);
+    }
     /* As in the CSV: ref may be missing (no "vs usual"), not negative or text. */
     v = get2(rec, "bm_ref", "ref");
     switch (bch_json_double(v, false, &ref)) {
     case BCH_CELL_OK:
         if (ref < 0) {
             return reject_member(im, pos, "bm_ref", "negative", v);
+        }
+        if (ref > MAX_TRAVEL_S) {
+            return reject_member(im, pos, "bm_ref", "more than a day (86400 s): not a travel time",
+                                 v);
         }
         break;
     case BCH_CELL_NULL:
@@ -500,12 +552,55 @@ static int json_buffer(struct bch_imp *im, const char *data, size_t len, int *co
     return rc;
 }
 
+/* What a JSON file holds: samples (a travel time), corridor features, records. */
+struct tt_probe {
+    long records, samples, corridors;
+};
+
+static int probe_record(void *ctx, long pos, json_t *rec, json_t *geom, json_t *outer)
+{
+    struct tt_probe *pr = ctx;
+    int64_t ident;
+
+    (void)pos;
+    (void)outer;
+    pr->records++;
+    if (get2(rec, "bm_actuel", "actuel")) {
+        pr->samples++;
+    } else if (json_is_object(geom) &&
+               bch_json_int64(get2(rec, "ident", "bm_ident"), &ident) == BCH_CELL_OK &&
+               ident > IDENT_OFFSET) {
+        pr->corridors++;
+    }
+    return 0;
+}
+
+/* Told apart by content: a ci_tpstj_a file has travel times or corridor features. */
+static bool is_travel_json(const char *data, size_t len, long *records)
+{
+    struct tt_probe pr = {0, 0, 0};
+    json_t *root = json_loadb(data, len, 0, NULL);
+
+    *records = 0;
+    if (!root) {
+        return true; /* json_buffer reports the syntax error */
+    }
+    if (bch_imp_json_records(root, probe_record, &pr) < 0) {
+        json_decref(root);
+        return true; /* json_buffer reports the shape */
+    }
+    json_decref(root);
+    *records = pr.records;
+    return pr.samples > 0 || pr.corridors > 0;
+}
+
 static int json_file(struct bch_imp *im, const char *path)
 {
     struct bch_buf b;
     char err[512];
     bool skip, unparsed;
     int corridors;
+    long records;
     int rc = bch_imp_source(im, path, "ci_tpstj_a", "json", &skip);
 
     if (rc || skip) {
@@ -515,12 +610,25 @@ static int json_file(struct bch_imp *im, const char *path)
         rc = bch_imp_reject(im, 0, "", err, NULL, 0, false);
         return rc ? rc : BCH_ERR_INPUT;
     }
+    if (!is_travel_json(b.data, b.len, &records)) {
+        bch_buf_release(&b);
+        rc = bch_imp_reject(im, 0, "",
+                            records ? "not a ci_tpstj_a file: no record with bm_actuel (or actuel) "
+                                      "and no corridor feature (ident 20 and above)"
+                                    : "no records",
+                            NULL, 0, false);
+        return rc ? rc : BCH_ERR_INPUT;
+    }
     rc = json_buffer(im, b.data, b.len, &corridors, &unparsed);
     bch_buf_release(&b);
-    if (unparsed) {
-        return rc; /* left incomplete: read again next time */
+    if (rc == 0 && im->file_rows == 0) {
+        rc = bch_imp_reject(im, 0, "", "no records", NULL, 0, false);
+        rc = rc ? rc : BCH_ERR_INPUT;
     }
-    if (rc == 0 || rc == BCH_ERR_INPUT) {
+    if (unparsed || rc == BCH_ERR_INPUT) {
+        return rc; /* failed as a whole: left incomplete, read again next time */
+    }
+    if (rc == 0) {
         int drc = bch_imp_source_done(im, corridors ? "geojson" : "json", NULL, 0);
 
         if (drc) {

@@ -59,7 +59,7 @@ static const char *const work_cols[W_N] = {
 #define MAX_ACTS 64
 
 struct works {
-    sqlite3_stmt *work_get, *work_up, *acts_del, *act_ins;
+    sqlite3_stmt *work_get, *work_up, *acts_del, *act_ins, *work_same, *acts_n, *act_same;
 };
 
 /* Splits s[0..len) on sep into at most max parts. */
@@ -88,6 +88,58 @@ static void text_or_null(sqlite3_stmt *st, int i, struct bch_csv_field f)
     }
 }
 
+/* Binds ?1..?14 of a road_work row (work_up, work_same). */
+static void bind_work(sqlite3_stmt *st, const struct bch_imp_csv *r, const int *col, int64_t gid,
+                      int64_t start, int64_t end, const char *gtext, const char *gtype, double lon,
+                      double lat)
+{
+    sqlite3_bind_int64(st, 1, gid);
+    text_or_null(st, 2, bch_imp_field(&r->csv, col[W_IDENT]));
+    text_or_null(st, 3, bch_imp_field(&r->csv, col[W_LOCAL]));
+    text_or_null(st, 4, bch_imp_field(&r->csv, col[W_N1]));
+    text_or_null(st, 5, bch_imp_field(&r->csv, col[W_N2]));
+    text_or_null(st, 6, bch_imp_field(&r->csv, col[W_NATURE]));
+    text_or_null(st, 7, bch_imp_field(&r->csv, col[W_SOUS]));
+    if (start != INT64_MAX) {
+        sqlite3_bind_int64(st, 8, start);
+    } else {
+        sqlite3_bind_null(st, 8);
+    }
+    if (end != INT64_MIN) {
+        sqlite3_bind_int64(st, 9, end);
+    } else {
+        sqlite3_bind_null(st, 9);
+    }
+    text_or_null(st, 10, bch_imp_field(&r->csv, col[W_MES]));
+    bch_imp_bind_text(st, 11, gtext ? gtype : NULL, gtext ? strlen(gtype) : 0);
+    bch_imp_bind_text(st, 12, gtext, gtext ? strlen(gtext) : 0);
+    bch_imp_bind_real(st, 13, lon);
+    bch_imp_bind_real(st, 14, lat);
+}
+
+/* Binds ?1..?5 of act i of a work (act_ins, act_same). */
+static void bind_act(sqlite3_stmt *st, int64_t gid, size_t i, bool has_g, int64_t g, bool has_s,
+                     int64_t s, bool has_e, int64_t e)
+{
+    sqlite3_bind_int64(st, 1, gid);
+    sqlite3_bind_int64(st, 2, (int64_t)i + 1);
+    if (has_g) {
+        sqlite3_bind_int64(st, 3, g);
+    } else {
+        sqlite3_bind_null(st, 3);
+    }
+    if (has_s) {
+        sqlite3_bind_int64(st, 4, s);
+    } else {
+        sqlite3_bind_null(st, 4);
+    }
+    if (has_e) {
+        sqlite3_bind_int64(st, 5, e);
+    } else {
+        sqlite3_bind_null(st, 5);
+    }
+}
+
 static int work_row(struct bch_imp *im, const struct bch_imp_csv *r, const int *col, long line)
 {
     struct works *w = im->kind_state;
@@ -104,7 +156,7 @@ static int work_row(struct bch_imp *im, const struct bch_imp_csv *r, const int *
     double lon = NAN, lat = NAN;
     sqlite3_stmt *st;
     int rc = 0;
-    bool existed;
+    bool existed, same;
 
     im->st->rows++;
     im->file_rows++;
@@ -182,29 +234,35 @@ static int work_row(struct bch_imp *im, const struct bch_imp_csv *r, const int *
     sqlite3_bind_int64(w->work_get, 1, gid);
     existed = sqlite3_step(w->work_get) == SQLITE_ROW;
     sqlite3_reset(w->work_get);
+    /* The same work as stored (attributes and acts): a duplicate, which
+     * changes nothing (not even the source it is attributed to). */
+    same = false;
+    if (existed) {
+        st = w->work_same;
+        bind_work(st, r, col, gid, start, end, gtext, gtype, lon, lat);
+        same = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_reset(st);
+        if (same) {
+            sqlite3_bind_int64(w->acts_n, 1, gid);
+            same = sqlite3_step(w->acts_n) == SQLITE_ROW &&
+                   sqlite3_column_int64(w->acts_n, 0) == (int64_t)nacts;
+            sqlite3_reset(w->acts_n);
+        }
+        for (size_t i = 0; same && i < nacts; i++) {
+            st = w->act_same;
+            bind_act(st, gid, i, has_g[i], ag[i], has_s[i], as[i], has_e[i], ae[i]);
+            same = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_reset(st);
+        }
+    }
+    if (same) {
+        free(gtext);
+        bch_geom_release(&g);
+        im->st->duplicates++;
+        return 0;
+    }
     st = w->work_up;
-    sqlite3_bind_int64(st, 1, gid);
-    text_or_null(st, 2, bch_imp_field(&r->csv, col[W_IDENT]));
-    text_or_null(st, 3, bch_imp_field(&r->csv, col[W_LOCAL]));
-    text_or_null(st, 4, bch_imp_field(&r->csv, col[W_N1]));
-    text_or_null(st, 5, bch_imp_field(&r->csv, col[W_N2]));
-    text_or_null(st, 6, bch_imp_field(&r->csv, col[W_NATURE]));
-    text_or_null(st, 7, bch_imp_field(&r->csv, col[W_SOUS]));
-    if (start != INT64_MAX) {
-        sqlite3_bind_int64(st, 8, start);
-    } else {
-        sqlite3_bind_null(st, 8);
-    }
-    if (end != INT64_MIN) {
-        sqlite3_bind_int64(st, 9, end);
-    } else {
-        sqlite3_bind_null(st, 9);
-    }
-    text_or_null(st, 10, bch_imp_field(&r->csv, col[W_MES]));
-    bch_imp_bind_text(st, 11, gtext ? gtype : NULL, gtext ? strlen(gtype) : 0);
-    bch_imp_bind_text(st, 12, gtext, gtext ? strlen(gtext) : 0);
-    bch_imp_bind_real(st, 13, lon);
-    bch_imp_bind_real(st, 14, lat);
+    bind_work(st, r, col, gid, start, end, gtext, gtype, lon, lat);
     sqlite3_bind_int64(st, 15, im->source_id);
     rc = bch_imp_step(im, st);
     free(gtext);
@@ -214,29 +272,12 @@ static int work_row(struct bch_imp *im, const struct bch_imp_csv *r, const int *
         rc = bch_imp_step(im, w->acts_del);
     }
     for (size_t i = 0; i < nacts && rc == 0; i++) {
-        st = w->act_ins;
-        sqlite3_bind_int64(st, 1, gid);
-        sqlite3_bind_int64(st, 2, (int64_t)i + 1);
-        if (has_g[i]) {
-            sqlite3_bind_int64(st, 3, ag[i]);
-        } else {
-            sqlite3_bind_null(st, 3);
-        }
-        if (has_s[i]) {
-            sqlite3_bind_int64(st, 4, as[i]);
-        } else {
-            sqlite3_bind_null(st, 4);
-        }
-        if (has_e[i]) {
-            sqlite3_bind_int64(st, 5, ae[i]);
-        } else {
-            sqlite3_bind_null(st, 5);
-        }
-        rc = bch_imp_step(im, st);
+        bind_act(w->act_ins, gid, i, has_g[i], ag[i], has_s[i], as[i], has_e[i], ae[i]);
+        rc = bch_imp_step(im, w->act_ins);
     }
     if (rc == 0) {
         if (existed) {
-            im->st->duplicates++;
+            im->st->merged++; /* replaced by this later extract */
         } else {
             im->st->stored++;
         }
@@ -299,6 +340,14 @@ static int works_begin(struct bch_imp *im)
             {&w->acts_del, "DELETE FROM road_work_act WHERE gid = ?"},
             {&w->act_ins, "INSERT INTO road_work_act(gid, act_no, act_gid, start_day, end_day) "
                           "VALUES (?, ?, ?, ?, ?)"},
+            {&w->work_same,
+             "SELECT 1 FROM road_work WHERE gid = ?1 AND ident IS ?2 AND localisation IS ?3 AND "
+             "nature_n1 IS ?4 AND nature_n2 IS ?5 AND nature IS ?6 AND sous_nature IS ?7 AND "
+             "start_day IS ?8 AND end_day IS ?9 AND mesures IS ?10 AND geom_type IS ?11 AND "
+             "geometry IS ?12 AND lon IS ?13 AND lat IS ?14"},
+            {&w->acts_n, "SELECT count(*) FROM road_work_act WHERE gid = ?"},
+            {&w->act_same, "SELECT 1 FROM road_work_act WHERE gid = ?1 AND act_no = ?2 AND "
+                           "act_gid IS ?3 AND start_day IS ?4 AND end_day IS ?5"},
         };
 
         return bch_imp_prepare(im, defs, BCH_ARRAY_LEN(defs));
@@ -314,6 +363,9 @@ static void works_release(struct bch_imp *im)
         sqlite3_finalize(w->work_up);
         sqlite3_finalize(w->acts_del);
         sqlite3_finalize(w->act_ins);
+        sqlite3_finalize(w->work_same);
+        sqlite3_finalize(w->acts_n);
+        sqlite3_finalize(w->act_same);
         free(w);
         im->kind_state = NULL;
     }
@@ -334,7 +386,7 @@ static int periods_file(struct bch_imp *im, const char *path)
 {
     static const char *const cols[] = {"deb|start|from|debut", "fin|end|to", "label|libelle"};
     struct bch_imp_csv r;
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = NULL, *same = NULL;
     int col[3];
     bool skip;
     long line;
@@ -349,12 +401,17 @@ static int periods_file(struct bch_imp *im, const char *path)
     }
     st = bch_db_prepare(im->db, "INSERT INTO period(label, start_day, end_day, source_id) "
                                 "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
-    if (!st) {
+    same = bch_db_prepare(im->db, "SELECT 1 FROM period WHERE label = ? AND start_day = ? AND "
+                                  "end_day = ?");
+    if (!st || !same) {
+        sqlite3_finalize(st);
+        sqlite3_finalize(same);
         return BCH_ERR_DB;
     }
     rc = bch_imp_csv_open_file(im, &r, path);
     if (rc) {
         sqlite3_finalize(st);
+        sqlite3_finalize(same);
         return rc;
     }
     while (rc == 0 && bch_imp_csv_row(im, &r, &line, &rc)) {
@@ -393,11 +450,27 @@ static int periods_file(struct bch_imp *im, const char *path)
             if (sqlite3_changes(im->db) == 1) {
                 im->st->stored++;
             } else {
-                im->st->duplicates++;
+                /* (label, start) is the key: the same end is a duplicate; another
+                 * end is merged by the kind's rule, the stored period kept. */
+                sqlite3_bind_text(same, 1, fl.len ? fl.s : "period", fl.len ? (int)fl.len : -1,
+                                  SQLITE_TRANSIENT);
+                sqlite3_bind_int64(same, 2, d1);
+                sqlite3_bind_int64(same, 3, d2);
+                if (sqlite3_step(same) == SQLITE_ROW) {
+                    im->st->duplicates++;
+                } else {
+                    im->st->merged++;
+                    bch_info("import",
+                             "%s:%ld: period '%.*s' from %.*s already stored with "
+                             "another end: the stored one is kept",
+                             path, line, (int)fl.len, fl.s, (int)fd.len, fd.s);
+                }
+                sqlite3_reset(same);
             }
         }
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(same);
     rc = bch_imp_csv_done(im, &r, "csv", rc);
     if (rc == 0 && !im->opt->quiet) {
         bch_info("import", "%s: %ld periods, %ld rejected", path, im->file_rows, im->file_rejected);

@@ -61,6 +61,7 @@ struct bch_loader {
     bool net_dirty;
     struct bch_reader *reader; /* kept across payloads: its geometry cache */
     bool in_tx;
+    bool rebuild_pending; /* rebuild_segment rows to forget once rebuilt */
 
     /* current payload */
     int64_t source_id;
@@ -80,7 +81,7 @@ struct bch_loader {
     sqlite3_stmt *st_int_open, *st_int_close;
     sqlite3_stmt *st_jam_open, *st_jam_update, *st_jam_close, *st_jam_reopen;
     sqlite3_stmt *st_hour_add;
-    sqlite3_stmt *st_del_int, *st_del_jam, *st_del_hour;
+    sqlite3_stmt *st_del_int, *st_del_jam, *st_del_hour, *st_rebuild_done;
     sqlite3_stmt *st_snap_ins, *st_queue_del, *st_queue_ins;
 };
 
@@ -250,11 +251,15 @@ static int prepare_all(struct bch_loader *l)
         {&l->st_int_close, "UPDATE state_interval SET end = ? WHERE segment_id = ? AND start = ?"},
         {&l->st_jam_open,
          "INSERT OR REPLACE INTO jam_episode(segment_id, start, end, last_congested, "
-         "left_censored, peak_state) VALUES (?, ?, NULL, ?, ?, ?)"},
-        {&l->st_jam_update, "UPDATE jam_episode SET last_congested = ?, peak_state = ? "
+         "left_censored, peak_state, right_censored, seen_until) "
+         "VALUES (?, ?, NULL, ?, ?, ?, 0, ?)"},
+        {&l->st_jam_update, "UPDATE jam_episode SET last_congested = ?, peak_state = ?, "
+                            "seen_until = ? WHERE segment_id = ? AND start = ?"},
+        {&l->st_jam_close, "UPDATE jam_episode SET end = ?, right_censored = ? "
+                           "WHERE segment_id = ? AND start = ?"},
+        {&l->st_jam_reopen, "UPDATE jam_episode SET end = NULL, right_censored = 0 "
                             "WHERE segment_id = ? AND start = ?"},
-        {&l->st_jam_close, "UPDATE jam_episode SET end = ? WHERE segment_id = ? AND start = ?"},
-        {&l->st_jam_reopen, "UPDATE jam_episode SET end = NULL WHERE segment_id = ? AND start = ?"},
+        {&l->st_rebuild_done, "DELETE FROM rebuild_segment"},
         {&l->st_hour_add,
          "INSERT INTO hourly_segment(segment_id, hour, s_fluide, s_dense, s_congested, s_unknown) "
          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(segment_id, hour) DO UPDATE SET "
@@ -286,13 +291,14 @@ static int prepare_all(struct bch_loader *l)
 static void finalize_all(struct bch_loader *l)
 {
     sqlite3_stmt **all[] = {
-        &l->st_source_find, &l->st_source_ins, &l->st_source_done, &l->st_geom_ins,
-        &l->st_raw_ins,     &l->st_reject_ins, &l->st_seg_ins,     &l->st_seg_upd,
-        &l->st_gid_close,   &l->st_gid_ins,    &l->st_gid_late,    &l->st_obs_ins,
-        &l->st_obs_state,   &l->st_seg_first,  &l->st_obs_all,     &l->st_int_open,
-        &l->st_int_close,   &l->st_jam_open,   &l->st_jam_update,  &l->st_jam_close,
-        &l->st_jam_reopen,  &l->st_hour_add,   &l->st_del_int,     &l->st_del_jam,
-        &l->st_del_hour,    &l->st_snap_ins,   &l->st_queue_del,   &l->st_queue_ins,
+        &l->st_source_find,  &l->st_source_ins, &l->st_source_done, &l->st_geom_ins,
+        &l->st_raw_ins,      &l->st_reject_ins, &l->st_seg_ins,     &l->st_seg_upd,
+        &l->st_gid_close,    &l->st_gid_ins,    &l->st_gid_late,    &l->st_obs_ins,
+        &l->st_obs_state,    &l->st_seg_first,  &l->st_obs_all,     &l->st_int_open,
+        &l->st_int_close,    &l->st_jam_open,   &l->st_jam_update,  &l->st_jam_close,
+        &l->st_jam_reopen,   &l->st_hour_add,   &l->st_del_int,     &l->st_del_jam,
+        &l->st_del_hour,     &l->st_snap_ins,   &l->st_queue_del,   &l->st_queue_ins,
+        &l->st_rebuild_done,
     };
 
     for (size_t i = 0; i < BCH_ARRAY_LEN(all); i++) {
@@ -329,6 +335,33 @@ static struct seg *seg_by_id(struct bch_loader *l, int64_t id)
         }
     }
     return NULL;
+}
+
+/*
+ * 1 when some observation of segment id in (after, until] follows the
+ * previous one by more than the stale limit, 0 when none does, -1 on a
+ * warehouse error.
+ */
+static int gap_since(struct bch_loader *l, int64_t id, bch_time after, bch_time until)
+{
+    sqlite3_stmt *st = bch_db_prepare(
+        l->db, "SELECT EXISTS (SELECT 1 FROM observation o WHERE o.segment_id = ?1 AND "
+               "o.mdate > ?2 AND o.mdate <= ?3 AND o.mdate - (SELECT max(p.mdate) FROM "
+               "observation p WHERE p.segment_id = ?1 AND p.mdate < o.mdate) > ?4)");
+    int gap = -1;
+
+    if (!st) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int64(st, 3, until);
+    sqlite3_bind_int64(st, 4, l->opt.track.stale_s > 0 ? l->opt.track.stale_s : 0);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        gap = sqlite3_column_int(st, 0) != 0;
+    }
+    sqlite3_finalize(st);
+    return gap;
 }
 
 static int registry_load(struct bch_loader *l, char *err, size_t errlen)
@@ -397,24 +430,54 @@ static int registry_load(struct bch_loader *l, char *err, size_t errlen)
     }
     sqlite3_finalize(st);
     /* The latest episode of each segment is still live if it is open, or if
-     * it closed within the hysteresis of the segment's last observation. */
+     * it closed within the hysteresis of the segment's last observation with
+     * no gap above the stale limit since its end (an episode ended by a gap
+     * is over for good, as in bch_track_step()). */
     st = bch_db_prepare(l->db, "SELECT segment_id, max(start), end, last_congested, "
-                               "left_censored, peak_state FROM jam_episode GROUP BY segment_id");
+                               "left_censored, peak_state, right_censored FROM jam_episode "
+                               "GROUP BY segment_id");
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         struct seg *g = seg_by_id(l, sqlite3_column_int64(st, 0));
         bool open = sqlite3_column_type(st, 2) == SQLITE_NULL;
         bch_time end = open ? BCH_TIME_NONE : sqlite3_column_int64(st, 2);
+        int gap;
 
         if (!g) {
             continue;
         }
-        if (open || g->track.last_mdate - end <= l->opt.track.hysteresis_s) {
+        if (!open && g->track.last_mdate - end > l->opt.track.hysteresis_s) {
+            continue;
+        }
+        gap = open ? 0 : gap_since(l, g->id, end, g->track.last_mdate);
+        if (gap < 0) {
+            rc = BCH_ERR_DB;
+            break;
+        }
+        if (gap == 0) {
             g->track.jam_start = sqlite3_column_int64(st, 1);
             g->track.jam_end = end;
             g->track.jam_last = sqlite3_column_int64(st, 3);
             g->track.jam_left_censored = sqlite3_column_int(st, 4) != 0;
             g->track.jam_peak = sqlite3_column_int(st, 5);
+            g->track.jam_right_censored = sqlite3_column_int(st, 6) != 0;
         }
+    }
+    sqlite3_finalize(st);
+    if (rc) {
+        snprintf(err, errlen, "cannot read jam episodes: %s", sqlite3_errmsg(l->db));
+        return rc;
+    }
+    /* Segments a migration changed the definitions of: rebuilt at the first
+     * write transaction (rebuild_flagged()). */
+    l->rebuild_pending = false;
+    st = bch_db_prepare(l->db, "SELECT segment_id FROM rebuild_segment");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        struct seg *g = seg_by_id(l, sqlite3_column_int64(st, 0));
+
+        if (g) {
+            g->rebuild = true;
+        }
+        l->rebuild_pending = true;
     }
     sqlite3_finalize(st);
     l->net_dirty = true;
@@ -524,6 +587,14 @@ static int hour_add(struct bch_loader *l, struct seg *g, bch_time start, bch_tim
 
 /* ------------------------------------------------------------ analytics */
 
+/* The last instant a congested observation at mdate is trusted. */
+static bch_time seen_until(const struct bch_loader *l, bch_time mdate)
+{
+    int64_t stale = l->opt.track.stale_s > 0 ? l->opt.track.stale_s : 0;
+
+    return mdate > INT64_MAX - stale ? INT64_MAX : mdate + stale;
+}
+
 static int apply_events(struct bch_loader *l, struct seg *g, const struct bch_track_event *ev,
                         int n)
 {
@@ -561,21 +632,24 @@ static int apply_events(struct bch_loader *l, struct seg *g, const struct bch_tr
             sqlite3_bind_int64(st, 3, e->start);
             sqlite3_bind_int(st, 4, e->left_censored ? 1 : 0);
             sqlite3_bind_int(st, 5, e->peak ? e->peak : e->state);
+            sqlite3_bind_int64(st, 6, seen_until(l, e->start));
             rc = run(l, st);
             break;
         case BCH_EV_JAM_UPDATE:
             st = l->st_jam_update;
             sqlite3_bind_int64(st, 1, e->last);
             sqlite3_bind_int(st, 2, e->peak);
-            sqlite3_bind_int64(st, 3, g->id);
-            sqlite3_bind_int64(st, 4, e->start);
+            sqlite3_bind_int64(st, 3, seen_until(l, e->last));
+            sqlite3_bind_int64(st, 4, g->id);
+            sqlite3_bind_int64(st, 5, e->start);
             rc = run(l, st);
             break;
         case BCH_EV_JAM_CLOSE:
             st = l->st_jam_close;
             sqlite3_bind_int64(st, 1, e->end);
-            sqlite3_bind_int64(st, 2, g->id);
-            sqlite3_bind_int64(st, 3, e->start);
+            sqlite3_bind_int(st, 2, e->right_censored ? 1 : 0);
+            sqlite3_bind_int64(st, 3, g->id);
+            sqlite3_bind_int64(st, 4, e->start);
             rc = run(l, st);
             break;
         case BCH_EV_JAM_REOPEN:
@@ -1163,6 +1237,15 @@ static int rebuild_flagged(struct bch_loader *l)
             }
         }
     }
+    /* Segments a migration asked to rebuild are done, in this transaction. */
+    if (l->rebuild_pending) {
+        int rc = run(l, l->st_rebuild_done);
+
+        if (rc) {
+            return rc;
+        }
+        l->rebuild_pending = false;
+    }
     return 0;
 }
 
@@ -1197,15 +1280,17 @@ int bch_loader_rollback(struct bch_loader *l)
     return registry_load(l, err, sizeof(err));
 }
 
-static long count_active_jams(const struct bch_loader *l)
+/* Episodes still going on at instant at: open, and their segment not
+ * silent for longer than the stale limit (bch_track_open_until()). */
+static long count_active_jams(const struct bch_loader *l, bch_time at)
 {
     long n = 0;
 
     for (size_t i = 0; i < l->nsegs; i++) {
-        if (l->segs[i].track.jam_start != BCH_TIME_NONE &&
-            l->segs[i].track.jam_end == BCH_TIME_NONE) {
-            n++;
-        }
+        bool ongoing = false;
+
+        bch_track_open_until(&l->segs[i].track, at, &l->opt.track, &ongoing);
+        n += ongoing;
     }
     return n;
 }
@@ -1301,7 +1386,7 @@ int bch_loader_load(struct bch_loader *l, const char *buf, size_t len,
         sqlite3_bind_int64(st, 6, l->source_id);
         rc = run(l, st);
     }
-    res->active_jams = count_active_jams(l);
+    res->active_jams = count_active_jams(l, res->snapshot_at);
     l->res = NULL;
     if (rc) {
         return rc;
@@ -1409,7 +1494,7 @@ int bch_loader_snapshot(struct bch_loader *l, int64_t source_id, bch_time at,
     l->source_id = source_id;
     res->snapshot_at = at;
     rc = store_snapshot(l, at, res);
-    res->active_jams = count_active_jams(l);
+    res->active_jams = count_active_jams(l, at);
     l->nitems = 0;
     return rc;
 }

@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "import/import.h"
 #include "pipeline/replay.h"
 #include "warehouse/db.h"
 
@@ -113,7 +114,7 @@ int bch_replay_paths(const char *dbpath, char **paths, int npaths,
     sqlite3 *db = NULL;
     struct bch_loader *l = NULL;
     struct bch_buf b;
-    long tot_records = 0, tot_obs = 0, tot_rej = 0, tot_skip = 0, tot_bad = 0;
+    long tot_records = 0, tot_obs = 0, tot_rej = 0, tot_skip = 0, tot_bad = 0, tot_travel = 0;
     int exit_code = BCH_EXIT_OK;
 
     if (!files) {
@@ -143,6 +144,17 @@ int bch_replay_paths(const char *dbpath, char **paths, int npaths,
         if (bch_cli_read_input(files[i], &b, err, sizeof(err))) {
             bch_error("replay", "%s", err);
             tot_bad++;
+            exit_code = BCH_EXIT_INPUT;
+            continue;
+        }
+        if (bch_import_is_travel(b.data, b.len < 65536 ? b.len : 65536)) {
+            /* Say what it is rather than "CSV header lacks ci_trafi_l fields". */
+            bch_error("replay",
+                      "%s: a ci_tpstj_a (travel times) file, not ci_trafi_l: not read; store it "
+                      "with 'bouchon import --kind travel-times' (or 'bouchon run --replay', "
+                      "which tells them apart)",
+                      files[i]);
+            tot_travel++;
             exit_code = BCH_EXIT_INPUT;
             continue;
         }
@@ -190,12 +202,22 @@ int bch_replay_paths(const char *dbpath, char **paths, int npaths,
         bch_warn("replay",
                  "interrupted: %zu of %zu files loaded and committed; run again to "
                  "load the rest (loaded files are skipped)",
-                 done, nfiles);
+                 done + o->prior_files, nfiles + o->prior_files);
     }
-    bch_info("replay",
-             "%zu files: %ld records, %ld new observations, %ld rejected, %ld unreadable, "
-             "%ld already loaded",
-             bch_cli_stop ? done : nfiles, tot_records, tot_obs, tot_rej, tot_bad, tot_skip);
+    {
+        char extra[96] = "";
+
+        if (o->prior_files > 0) {
+            snprintf(extra, sizeof(extra), " (%zu of travel times)", o->prior_files);
+        }
+        bch_info("replay",
+                 "%zu files%s: %ld records, %ld new observations, %ld rejected, %ld unreadable, "
+                 "%ld already loaded%s",
+                 (bch_cli_stop ? done : nfiles) + o->prior_files, extra, tot_records, tot_obs,
+                 tot_rej, tot_bad + (long)o->prior_bad, tot_skip + (long)o->prior_skipped,
+                 tot_travel > 0 ? "; travel-time files refused (use import --kind travel-times)"
+                                : "");
+    }
 out:
     bch_loader_free(l);
     bch_db_close(db);

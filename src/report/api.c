@@ -309,19 +309,32 @@ fail:
 }
 
 /*
- * The jam items of one segment.  Same selection and item layout as
- * bch_report_jams() (report.c), restricted to one segment_id so that the
- * query uses the primary key instead of filtering every episode; the
- * integration tests check both agree.
+ * The jam items of one segment.  Same selection, counting rule and item
+ * layout as bch_report_jams() (report.c: an episode never counts past the
+ * data, one whose segment went silent ends unseen at seen_until), restricted
+ * to one segment_id so that the query uses the primary key instead of
+ * filtering every episode; the integration tests check both agree.  ?4 is
+ * the latest snapshot instant at or before to.
  */
+#define HJ_REACH "max(coalesce(?4, j.last_congested), j.last_congested)"
+#define HJ_SEEN  "coalesce(j.seen_until, j.last_congested + 900)"
+#define HJ_SQL(src)                                                                                \
+    "SELECT s.gid, s.ident, e.start, e.eff, e.open, e.rc, e.left_censored, e.peak_state, "         \
+    "s.length_m, s.typevoie, s.commune FROM (SELECT j.segment_id, j.start, j.left_censored, "      \
+    "j.peak_state, CASE WHEN j.end IS NOT NULL THEN j.end WHEN " HJ_SEEN " < " HJ_REACH            \
+    " THEN " HJ_SEEN " ELSE min(?2, " HJ_REACH ") END AS eff, (j.end IS NULL AND " HJ_SEEN         \
+    " >= " HJ_REACH ") AS open, (j.right_censored OR j.end IS NULL) AS rc FROM " src " j "         \
+    "WHERE j.segment_id = ?3 AND j.start <= ?2) e JOIN segment s USING (segment_id) "              \
+    "WHERE e.eff > ?1 OR (e.open AND e.eff >= ?1) ORDER BY e.start"
+
 static json_t *history_jams(sqlite3 *db, int64_t segment_id, bch_time from, bch_time to)
 {
-    static const char *sql =
-        "SELECT s.gid, s.ident, j.start, j.end, j.left_censored, j.peak_state, s.length_m, "
-        "s.typevoie, s.commune FROM jam_episode j JOIN segment s USING (segment_id) "
-        "WHERE j.segment_id = ?3 AND j.start <= ?2 AND (j.end IS NULL OR j.end > ?1) "
-        "ORDER BY j.start";
-    sqlite3_stmt *st = bch_rep_prepare(db, "history", sql);
+    static const char *const v4 = HJ_SQL("jam_episode");
+    static const char *const v1 =
+        HJ_SQL("(SELECT *, 0 AS right_censored, NULL AS seen_until FROM jam_episode)");
+    sqlite3_stmt *st =
+        bch_rep_prepare(db, "history", bch_db_int(db, "PRAGMA user_version", 0) >= 4 ? v4 : v1);
+    bch_time snap = bch_report_snapshot_at(db, to);
     json_t *arr = json_array();
     int rc;
 
@@ -333,19 +346,24 @@ static json_t *history_jams(sqlite3 *db, int64_t segment_id, bch_time from, bch_
     sqlite3_bind_int64(st, 1, from == BCH_TIME_NONE ? INT64_MIN : from);
     sqlite3_bind_int64(st, 2, to == BCH_TIME_NONE ? INT64_MAX : to);
     sqlite3_bind_int64(st, 3, segment_id);
+    if (snap == BCH_TIME_NONE) {
+        sqlite3_bind_null(st, 4);
+    } else {
+        sqlite3_bind_int64(st, 4, snap);
+    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         bch_time start = sqlite3_column_int64(st, 2);
-        bch_time end = bch_col_time(st, 3);
-        bool ongoing = end == BCH_TIME_NONE || (to != BCH_TIME_NONE && end > to);
-        bch_time stop = ongoing ? to : end;
+        bch_time eff = sqlite3_column_int64(st, 3);
+        bool ongoing = sqlite3_column_int(st, 4) != 0 || (to != BCH_TIME_NONE && eff > to);
+        bch_time stop = to != BCH_TIME_NONE && eff > to ? to : eff;
         json_t *o = json_pack(
-            "{s:I, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, s:o}", "gid",
+            "{s:I, s:o, s:o, s:o, s:I, s:b, s:b, s:s, s:o, s:o, s:o}", "gid",
             (json_int_t)sqlite3_column_int64(st, 0), "ident", bch_col_text(st, 1), "start",
-            bch_json_time(start), "end", bch_json_time(ongoing ? BCH_TIME_NONE : end), "duration_s",
-            stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start), "left_censored",
-            sqlite3_column_int(st, 4), "peak_state", bch_state_name(sqlite3_column_int(st, 5)),
-            "length_m", bch_col_real(st, 6), "typevoie", bch_col_text(st, 7), "commune",
-            bch_col_text(st, 8));
+            bch_json_time(start), "end", bch_json_time(ongoing ? BCH_TIME_NONE : eff), "duration_s",
+            (json_int_t)(stop - start), "left_censored", sqlite3_column_int(st, 6),
+            "right_censored", !ongoing && sqlite3_column_int(st, 5) != 0, "peak_state",
+            bch_state_name(sqlite3_column_int(st, 7)), "length_m", bch_col_real(st, 8), "typevoie",
+            bch_col_text(st, 9), "commune", bch_col_text(st, 10));
 
         if (!o || json_array_append_new(arr, o)) {
             sqlite3_finalize(st);
@@ -514,7 +532,17 @@ int bch_api_gauges_read(sqlite3 *db, struct bch_api_gauges *g)
         ret = -1;
     }
     sqlite3_finalize(st);
-    g->active_jams = bch_db_int(db, "SELECT count(*) FROM jam_episode WHERE end IS NULL", 0);
+    /* Open episodes whose segment is still seen at the latest snapshot (as the
+     * report's jams: one silent for longer than the stale limit ended unseen). */
+    g->active_jams = bch_db_int(db,
+                                bch_db_int(db, "PRAGMA user_version", 0) >= 4
+                                    ? "SELECT count(*) FROM jam_episode j WHERE j.end IS NULL AND "
+                                      "coalesce(j.seen_until, j.last_congested + 900) >= "
+                                      "coalesce((SELECT max(at) FROM snapshot), j.last_congested)"
+                                    : "SELECT count(*) FROM jam_episode j WHERE j.end IS NULL AND "
+                                      "j.last_congested + 900 >= coalesce((SELECT max(at) FROM "
+                                      "snapshot), j.last_congested)",
+                                0);
     st = bch_rep_prepare(db, "gauges", reasons_sql);
     if (!st) {
         return -1;

@@ -369,9 +369,14 @@ json_t *bch_history_overview(sqlite3 *db, const struct bch_history_query *q)
     (void)q;
     if (sqlite3_prepare_v2(
             db,
-            "SELECT count(*), sum(f.rows), sum(f.stored), sum(f.rejected), sum(f.coerced), "
-            "sum(f.duplicates), sum(f.merged), sum(f.unknown), sum(f.capped), sum(f.raised), "
-            "sum(f.unmapped_rows) FROM import_file f JOIN raw_source r USING (source_id) "
+            /* stored, unknown, unmapped_rows from the roll-ups: what is stored, whatever
+             * the order of files, resumes and segments files (docs/HISTORY.md) */
+            "SELECT count(*), sum(f.rows), (SELECT coalesce(sum(rows), 0) FROM history_hour), "
+            "sum(f.rejected), sum(f.coerced), sum(f.duplicates), sum(f.merged), "
+            "(SELECT coalesce(sum(rows - known), 0) FROM history_hour), sum(f.capped), "
+            "sum(f.raised), (SELECT coalesce(sum(rows), 0) FROM history_day WHERE seg_key IN "
+            "(SELECT seg_key FROM history_segment WHERE ident IS NULL)) "
+            "FROM import_file f JOIN raw_source r USING (source_id) "
             "WHERE r.dataset = 'ci_trafi_l_hourly'",
             -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW) {
@@ -435,27 +440,107 @@ static int day_hours(int64_t day)
     return (int)((bch_paris_day_start(y2, m2, d2) - bch_paris_day_start(y, m, d)) / 3600);
 }
 
+/*
+ * The local days `daily` lists: those of the range (of the hourly layer when
+ * a bound is absent).  A range of more than BCH_HISTORY_MAX_DAYS days is
+ * first clamped to the days of the layer (its first and last hour, imported
+ * or minute rows), then, if still longer, cut to its first
+ * BCH_HISTORY_MAX_DAYS days.  0, or -1 on a warehouse failure; sp->days is 0
+ * when there is nothing to list.
+ */
+struct day_span {
+    int64_t first, last, days;
+    int64_t asked; /* days of the range as asked (0 when open on an empty layer) */
+    bool clamped, truncated;
+};
+
+static int daily_span(sqlite3 *db, const struct bch_history_query *q, struct day_span *sp)
+{
+    sqlite3_stmt *st = NULL;
+    bch_time lo = BCH_TIME_NONE, hi = BCH_TIME_NONE;
+    int64_t lfirst = 0, llast = -1;
+    int rc;
+
+    memset(sp, 0, sizeof(*sp));
+    if (sqlite3_prepare_v2(db,
+                           "SELECT min(h), max(h) FROM (SELECT min(hour) AS h FROM history_hour "
+                           "UNION ALL SELECT max(hour) FROM history_hour UNION ALL SELECT "
+                           "min(hour) FROM hourly_segment UNION ALL SELECT max(hour) FROM "
+                           "hourly_segment)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        bch_error("report", "daily bounds: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        lo = sqlite3_column_int64(st, 0);
+        hi = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) {
+        return -1;
+    }
+    if (lo != BCH_TIME_NONE) {
+        lfirst = local_day(lo);
+        llast = local_day(hi);
+    }
+    if ((q->from == BCH_TIME_NONE || q->to == BCH_TIME_NONE) && lo == BCH_TIME_NONE) {
+        return 0;
+    }
+    sp->first = q->from != BCH_TIME_NONE ? local_day(q->from) : lfirst;
+    sp->last = q->to != BCH_TIME_NONE ? local_day(q->to - 1) : llast;
+    if (sp->last < sp->first) {
+        return 0;
+    }
+    sp->asked = sp->last - sp->first + 1;
+    if (sp->asked > BCH_HISTORY_MAX_DAYS) {
+        sp->clamped = true;
+        sp->first = sp->first > lfirst ? sp->first : lfirst;
+        sp->last = sp->last < llast ? sp->last : llast;
+        if (lo == BCH_TIME_NONE || sp->last < sp->first) {
+            return 0;
+        }
+        if (sp->last - sp->first + 1 > BCH_HISTORY_MAX_DAYS) {
+            sp->truncated = true;
+            sp->last = sp->first + BCH_HISTORY_MAX_DAYS - 1;
+        }
+    }
+    sp->days = sp->last - sp->first + 1;
+    return 0;
+}
+
+json_t *bch_history_daily_range(sqlite3 *db, const struct bch_history_query *q)
+{
+    struct day_span sp;
+    char a[16], b[16];
+
+    if (daily_span(db, q, &sp)) {
+        return NULL;
+    }
+    day_text(sp.first, a, sizeof(a));
+    day_text(sp.last, b, sizeof(b));
+    return json_pack("{s:o, s:o, s:I, s:I, s:b, s:b, s:i}", "from",
+                     sp.days ? json_string(a) : json_null(), "to",
+                     sp.days ? json_string(b) : json_null(), "days", (json_int_t)sp.days,
+                     "days_asked", (json_int_t)sp.asked, "clamped_to_data", sp.clamped, "truncated",
+                     sp.truncated, "max_days", BCH_HISTORY_MAX_DAYS);
+}
+
 json_t *bch_history_daily(sqlite3 *db, const struct bch_history_query *q)
 {
+    struct day_span sp;
     struct nhv hv;
     bch_time from, to;
-    int64_t first, last;
     size_t i = 0;
     json_t *arr;
 
     bounds(q, &from, &to);
-    if (load_hours(db, from, to, &hv)) {
+    if (daily_span(db, q, &sp) || load_hours(db, from, to, &hv)) {
         return NULL;
     }
     arr = json_array();
-    if (hv.n == 0 && (q->from == BCH_TIME_NONE || q->to == BCH_TIME_NONE)) {
-        free(hv.v);
-        return arr;
-    }
-    /* Every local day of the range (of the data when the range is open). */
-    first = q->from != BCH_TIME_NONE ? local_day(q->from) : hv.v[0].day;
-    last = q->to != BCH_TIME_NONE ? local_day(q->to - 1) : hv.v[hv.n - 1].day;
-    for (int64_t day = first; day <= last && json_array_size(arr) < BCH_HISTORY_MAX_DAYS; day++) {
+    /* Every local day of the span, days without data too (null indices). */
+    for (int64_t day = sp.first; sp.days > 0 && day <= sp.last; day++) {
         struct agg a = {0};
         char date[16];
         json_t *e;
@@ -1990,14 +2075,24 @@ int bch_history_sections(sqlite3 *db, const struct bch_history_query *q, json_t 
     }
     if (layer) {
         if (add(summary, "daily", bch_history_daily(db, q), err, errlen) ||
+            add(summary, "daily_range", bch_history_daily_range(db, q), err, errlen) ||
             add(summary, "profile", bch_history_profile(db, q), err, errlen) ||
             add(summary, "peaks", bch_history_peaks(db, q), err, errlen) ||
             add(summary, "trend_monthly", bch_history_trend_monthly(db, q), err, errlen) ||
             add(summary, "hotspots_history", bch_history_hotspots(db, q), err, errlen) ||
-            add(summary, "anomalies", bch_history_anomalies(db, q), err, errlen) ||
-            add(summary, "periods", bch_history_periods(db, q), err, errlen)) {
+            add(summary, "anomalies", bch_history_anomalies(db, q), err, errlen)) {
             return -1;
         }
+    }
+    /* Each period has its own windows: the range plays no part, only
+     * whether the layer holds any known hour (as `--only periods`). */
+    if ((layer || bch_db_int(db,
+                             "SELECT EXISTS (SELECT 1 FROM history_hour WHERE known > 0) OR "
+                             "EXISTS (SELECT 1 FROM hourly_segment WHERE s_fluide + s_dense + "
+                             "s_congested > 0)",
+                             0) == 1) &&
+        add(summary, "periods", bch_history_periods(db, q), err, errlen)) {
+        return -1;
     }
     if (table_has_rows(db, "travel_time") &&
         add(summary, "corridors", bch_history_corridors(db, q), err, errlen)) {
@@ -2035,6 +2130,17 @@ static const char *fmt4(char *buf, size_t len, double v)
     return buf;
 }
 
+/* "%.2f", or "-" when the figure is unknown. */
+static const char *fmt2(char *buf, size_t len, double v)
+{
+    if (isnan(v)) {
+        snprintf(buf, len, "-");
+    } else {
+        snprintf(buf, len, "%.2f", v);
+    }
+    return buf;
+}
+
 void bch_history_print_text(FILE *out, const json_t *s)
 {
     char f1[32], f2[32], f3[32];
@@ -2056,10 +2162,18 @@ void bch_history_print_text(FILE *out, const json_t *s)
             num(h, "segment_hours"), num(h, "known_segment_hours"), num(h, "segments"),
             num(h, "mapped_segments"), num(h, "minute_segment_hours"));
     if (json_is_array(daily) && json_array_size(daily) > 0) {
+        const json_t *dr = json_object_get(s, "daily_range");
+
         fprintf(out, "  Days %zu, %s .. %s\n", json_array_size(daily),
                 json_string_value(json_object_get(json_array_get(daily, 0), "date")),
                 json_string_value(
                     json_object_get(json_array_get(daily, json_array_size(daily) - 1), "date")));
+        if (json_is_true(json_object_get(dr, "truncated"))) {
+            fprintf(out,
+                    "  (daily list truncated to its first %.0f days: the range, even clamped to "
+                    "the days with data, is longer; narrow --from/--to for the rest)\n",
+                    num(dr, "days"));
+        }
     }
     if (json_is_object(peaks)) {
         fprintf(out, "  Weekday network index %s; AM peak %s, PM peak %s",
@@ -2090,9 +2204,10 @@ void bch_history_print_text(FILE *out, const json_t *s)
         {
             const char *label = json_string_value(json_object_get(v, "label"));
 
-            fprintf(out, "  %2.0f %-44.44s TTI %.2f PTI %.2f buffer %.2f (%0.f samples)\n",
-                    num(v, "gid"), label ? label : "", num(v, "tti"), num(v, "pti"),
-                    num(v, "buffer_index"), num(v, "samples"));
+            fprintf(out, "  %2.0f %-44.44s TTI %s PTI %s buffer %s (%.0f samples)\n", num(v, "gid"),
+                    label ? label : "", fmt2(f1, sizeof(f1), num(v, "tti")),
+                    fmt2(f2, sizeof(f2), num(v, "pti")),
+                    fmt2(f3, sizeof(f3), num(v, "buffer_index")), num(v, "samples"));
         }
     }
 }

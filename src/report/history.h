@@ -77,6 +77,12 @@ const char *const *bch_history_section_keys(void);
 /* The sections one by one (same keys as above). */
 json_t *bch_history_overview(sqlite3 *db, const struct bch_history_query *q);
 json_t *bch_history_daily(sqlite3 *db, const struct bch_history_query *q);
+/* The days `daily` lists, and why (docs/REPORT.md `daily_range`): {from, to
+ * (local dates, null when none), days, days_asked, clamped_to_data (a range
+ * longer than BCH_HISTORY_MAX_DAYS is clamped to the layer's first and last
+ * hour), truncated (still longer: its first BCH_HISTORY_MAX_DAYS days),
+ * max_days}. */
+json_t *bch_history_daily_range(sqlite3 *db, const struct bch_history_query *q);
 json_t *bch_history_profile(sqlite3 *db, const struct bch_history_query *q);
 json_t *bch_history_peaks(sqlite3 *db, const struct bch_history_query *q);
 json_t *bch_history_trend_monthly(sqlite3 *db, const struct bch_history_query *q);

@@ -90,16 +90,85 @@ json_t *bch_report_latest(sqlite3 *db, bch_time at)
     return o;
 }
 
+/*
+ * The episodes of jam_episode as a range [?1 from, ?2 to] sees them, with
+ * ?4 the latest snapshot instant at or before to (NULL if none): the
+ * columns segment_id, start, left_censored, peak_state, and
+ *   eff  -- where the episode stops counting: its stored end; for one with
+ *           no end, seen_until (last_congested + stale limit) if the data
+ *           goes past it (the segment went silent: ended unseen), else the
+ *           data's reach min(to, max(snapshot, last_congested));
+ *   open -- 1 when it is still going on at the end of the data;
+ *   rc   -- its end was not seen (stored right_censored, or silent).
+ * Only episodes that began by to and reach past from.  The same rule as
+ * bch_track_open_until() (analytics/track.h).  Warehouses older than
+ * migration 4 have no seen_until: the default stale limit stands in.
+ */
+#define JAM_REACH "max(coalesce(?4, j.last_congested), j.last_congested)"
+#define JAM_SEEN  "coalesce(j.seen_until, j.last_congested + 900)"
+#define JAM_VIEW(src)                                                                              \
+    "(SELECT * FROM (SELECT j.segment_id, j.start, j.left_censored, j.peak_state, "                \
+    "CASE WHEN j.end IS NOT NULL THEN j.end WHEN " JAM_SEEN " < " JAM_REACH " THEN " JAM_SEEN      \
+    " ELSE min(?2, " JAM_REACH ") END AS eff, "                                                    \
+    "(j.end IS NULL AND " JAM_SEEN " >= " JAM_REACH ") AS open, "                                  \
+    "(j.right_censored OR j.end IS NULL) AS rc FROM " src " j WHERE j.start <= ?2) "               \
+    "WHERE eff > ?1 OR (open AND eff >= ?1))"
+
+/* Binds ?4: the latest snapshot instant at or before to (NULL if none). */
+static void bind_reach(sqlite3 *db, sqlite3_stmt *st, bch_time to)
+{
+    bch_time snap = bch_report_snapshot_at(db, to);
+
+    if (snap == BCH_TIME_NONE) {
+        sqlite3_bind_null(st, 4);
+    } else {
+        sqlite3_bind_int64(st, 4, snap);
+    }
+}
+
+static const char *jam_view(sqlite3 *db)
+{
+    static const char *const v4 = JAM_VIEW("jam_episode");
+    static const char *const v1 =
+        JAM_VIEW("(SELECT *, 0 AS right_censored, NULL AS seen_until FROM jam_episode)");
+
+    return bch_db_int(db, "PRAGMA user_version", 0) >= 4 ? v4 : v1;
+}
+
+/*
+ * One jams item from a row (gid, ident, start, eff, open, rc, left_censored,
+ * peak_state, length_m, typevoie, commune): an episode still going on at
+ * to (open, or ending after to) has end null; right_censored only when the
+ * end is given.
+ */
+static json_t *jam_item(sqlite3_stmt *st, bch_time to)
+{
+    bch_time start = sqlite3_column_int64(st, 2);
+    bch_time eff = sqlite3_column_int64(st, 3);
+    bool ongoing = sqlite3_column_int(st, 4) != 0 || (to != BCH_TIME_NONE && eff > to);
+    bch_time stop = to != BCH_TIME_NONE && eff > to ? to : eff;
+
+    return json_pack("{s:I, s:o, s:o, s:o, s:I, s:b, s:b, s:s, s:o, s:o, s:o}", "gid",
+                     (json_int_t)sqlite3_column_int64(st, 0), "ident", bch_col_text(st, 1), "start",
+                     bch_json_time(start), "end", bch_json_time(ongoing ? BCH_TIME_NONE : eff),
+                     "duration_s", (json_int_t)(stop - start), "left_censored",
+                     sqlite3_column_int(st, 6), "right_censored",
+                     !ongoing && sqlite3_column_int(st, 5) != 0, "peak_state",
+                     bch_state_name(sqlite3_column_int(st, 7)), "length_m", bch_col_real(st, 8),
+                     "typevoie", bch_col_text(st, 9), "commune", bch_col_text(st, 10));
+}
+
 json_t *bch_report_jams(sqlite3 *db, bch_time from, bch_time to, int64_t min_duration_s)
 {
-    static const char *sql =
-        "SELECT s.gid, s.ident, j.start, j.end, j.left_censored, j.peak_state, s.length_m, "
-        "s.typevoie, s.commune FROM jam_episode j JOIN segment s USING (segment_id) "
-        "WHERE j.start <= ?2 AND (j.end IS NULL OR j.end > ?1) "
-        "AND min(coalesce(j.end, ?2), ?2) - j.start >= ?3 ORDER BY j.start, s.ident";
+    char sql[2048];
     sqlite3_stmt *st = NULL;
     json_t *arr = json_array();
 
+    snprintf(sql, sizeof(sql),
+             "SELECT s.gid, s.ident, e.start, e.eff, e.open, e.rc, e.left_censored, e.peak_state, "
+             "s.length_m, s.typevoie, s.commune FROM %s e JOIN segment s USING (segment_id) "
+             "WHERE min(e.eff, ?2) - e.start >= ?3 ORDER BY e.start, s.ident",
+             jam_view(db));
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         bch_error("report", "jams query: %s", sqlite3_errmsg(db));
         return arr;
@@ -107,21 +176,9 @@ json_t *bch_report_jams(sqlite3 *db, bch_time from, bch_time to, int64_t min_dur
     sqlite3_bind_int64(st, 1, from == BCH_TIME_NONE ? INT64_MIN : from);
     sqlite3_bind_int64(st, 2, to == BCH_TIME_NONE ? INT64_MAX : to);
     sqlite3_bind_int64(st, 3, min_duration_s);
+    bind_reach(db, st, to);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        bch_time start = sqlite3_column_int64(st, 2);
-        bch_time end = bch_col_time(st, 3);
-        bool ongoing = end == BCH_TIME_NONE || (to != BCH_TIME_NONE && end > to);
-        bch_time stop = ongoing ? to : end;
-
-        json_array_append_new(
-            arr, json_pack(
-                     "{s:I, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, s:o}", "gid",
-                     (json_int_t)sqlite3_column_int64(st, 0), "ident", bch_col_text(st, 1), "start",
-                     bch_json_time(start), "end", bch_json_time(ongoing ? BCH_TIME_NONE : end),
-                     "duration_s", stop == BCH_TIME_NONE ? json_null() : json_integer(stop - start),
-                     "left_censored", sqlite3_column_int(st, 4), "peak_state",
-                     bch_state_name(sqlite3_column_int(st, 5)), "length_m", bch_col_real(st, 6),
-                     "typevoie", bch_col_text(st, 7), "commune", bch_col_text(st, 8)));
+        json_array_append_new(arr, jam_item(st, to));
     }
     sqlite3_finalize(st);
     return arr;
@@ -154,18 +211,20 @@ json_t *bch_report_queues(sqlite3 *db, bch_time at)
 
 json_t *bch_report_hotspots(sqlite3 *db, bch_time from, bch_time to, const char *by, int limit)
 {
-    /* Congested time of an episode within [from, to], per segment first. */
-    static const char *per_segment =
-        "WITH e AS (SELECT j.segment_id, "
-        "  max(0, min(coalesce(j.end, ?2), ?2) - max(j.start, ?1)) AS secs "
-        "  FROM jam_episode j WHERE j.start <= ?2 AND (j.end IS NULL OR j.end > ?1)), "
-        "g AS (SELECT segment_id, sum(secs) AS secs, count(*) AS episodes FROM e "
-        "  GROUP BY segment_id) ";
-    char sql[1024];
+    /* Congested time of an episode within [from, to], per segment first:
+     * never past the data (jam_view()). */
+    char per_segment[2048];
+    char sql[3072];
     sqlite3_stmt *st = NULL;
     json_t *arr;
     bool seg = strcmp(by, "segment") == 0;
 
+    snprintf(per_segment, sizeof(per_segment),
+             "WITH e AS (SELECT segment_id, max(0, min(eff, ?2) - max(start, ?1)) AS secs "
+             "  FROM %s), "
+             "g AS (SELECT segment_id, sum(secs) AS secs, count(*) AS episodes FROM e "
+             "  GROUP BY segment_id) ",
+             jam_view(db));
     if (seg) {
         snprintf(sql, sizeof(sql),
                  "%s SELECT s.ident, s.ident, s.gid, g.secs, g.episodes, s.length_m, s.typevoie, "
@@ -190,6 +249,7 @@ json_t *bch_report_hotspots(sqlite3 *db, bch_time from, bch_time to, const char 
     sqlite3_bind_int64(st, 1, from == BCH_TIME_NONE ? INT64_MIN / 2 : from);
     sqlite3_bind_int64(st, 2, to == BCH_TIME_NONE ? INT64_MAX / 2 : to);
     sqlite3_bind_int(st, 3, limit);
+    bind_reach(db, st, to);
     while (sqlite3_step(st) == SQLITE_ROW) {
         json_t *o = json_pack("{s:o, s:I, s:I, s:o, s:f}", "key", bch_col_text(st, 0),
                               "congested_s", (json_int_t)sqlite3_column_int64(st, 3), "episodes",
@@ -295,7 +355,9 @@ void bch_report_print_text(FILE *out, const json_t *s)
             (long long)num(s, "state_changes"), (long long)num(s, "rejected"),
             (long long)num(s, "coerced"));
     if (!json_is_object(latest)) {
+        /* A warehouse of imported history only still has its history sections. */
         fprintf(out, "No snapshot stored yet.\n");
+        bch_history_print_text(out, s);
         return;
     }
     local_time(json_object_get(latest, "at"), t1, sizeof(t1));
@@ -335,11 +397,12 @@ void bch_report_print_text(FILE *out, const json_t *s)
             break;
         }
         local_time(json_object_get(v, "start"), t1, sizeof(t1));
-        fprintf(out, "  %-10s gid %-5lld %-11s %6.0f m  since %s  %s%s\n",
+        fprintf(out, "  %-10s gid %-5lld %-11s %6.0f m  since %s  %s%s%s\n",
                 json_string_value(json_object_get(v, "ident")), (long long)num(v, "gid"),
                 json_string_value(json_object_get(v, "peak_state")), num(v, "length_m"), t1,
                 json_is_null(json_object_get(v, "end")) ? "ongoing" : "ended",
-                json_is_true(json_object_get(v, "left_censored")) ? " (left-censored)" : "");
+                json_is_true(json_object_get(v, "left_censored")) ? " (left-censored)" : "",
+                json_is_true(json_object_get(v, "right_censored")) ? " (end unseen)" : "");
     }
     fprintf(out, "Queues %zu\n", json_array_size(queues));
     json_array_foreach(queues, i, v)

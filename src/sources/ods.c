@@ -66,6 +66,8 @@ static int get_page(const char *url, const struct bch_http_opts *http, json_t **
                 snprintf(err, errlen, "records page without total_count and results");
                 json_decref(*page);
                 *page = NULL;
+            } else if (r.body.len == 0) {
+                snprintf(err, errlen, "records page: empty body");
             } else {
                 snprintf(err, errlen, "invalid JSON in records page (line %d, column %d: %s)",
                          jerr.line, jerr.column, jerr.text);

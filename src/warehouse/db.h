@@ -21,9 +21,21 @@ enum bch_db_mode {
 /*
  * Opens path.  Returns the handle, or NULL with the reason in err.  The
  * caller closes it with bch_db_close().
+ *
+ * BCH_DB_READONLY never writes: the file is opened with the URI mode=ro.  A
+ * WAL warehouse whose FILE-shm is absent cannot be read that way when the
+ * directory is not writable (SQLite must create FILE-shm); if FILE-wal is
+ * absent or empty (no transaction outside the main file), it is then opened
+ * with immutable=1: no locks, no side files, and changes that a writer makes
+ * later are not seen (bch_db_immutable() tells).  If FILE-wal holds data the
+ * open fails and err says how to checkpoint it.  BCH_DB_READWRITE creates,
+ * switches to WAL and migrates, as before.
  */
 sqlite3 *bch_db_open(const char *path, enum bch_db_mode mode, char *err, size_t errlen);
 void bch_db_close(sqlite3 *db);
+
+/* db was opened with immutable=1 (the read-only fallback above). */
+bool bch_db_immutable(sqlite3 *db);
 
 /* Number of migrations this binary knows (the schema version it writes). */
 int bch_db_schema_version(void);

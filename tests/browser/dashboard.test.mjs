@@ -141,9 +141,21 @@ describe('dashboard in a real browser', { timeout: 180000 }, () => {
         assert.equal(norm(await page.locator('#last-snapshot').textContent()), norm(want));
     });
 
-    test('live updates: the event stream is open', async () => {
+    test('live updates: the event stream is open, the badge tells the feed health', async () => {
         ready();
-        await page.waitForSelector('#live-status.live-on', { timeout: 10000 });
+        await page.waitForSelector('#live-status[data-stream="on"]', { timeout: 10000 });
+        const health = await getJson(baseUrl, '/api/v1/health');
+        await page.waitForSelector(`#live-status[data-health="${health.status}"]`, { timeout: 10000 });
+        const badge = page.locator('#live-status');
+        const cls = await badge.getAttribute('class');
+        const text = (await badge.textContent()).trim();
+        // "en direct" (green) only when the stream is open and the feed is fresh
+        const want = { ok: ['live-on', 'en direct'], stale: ['live-stale', 'flux en retard'],
+            down: ['live-down', 'flux interrompu'], empty: ['live-down', 'aucune donnée'] }[health.status];
+        assert.ok(want, `unexpected health status ${health.status}`);
+        assert.ok(cls.split(/\s+/).includes(want[0]), `badge class "${cls}" for health ${health.status}`);
+        assert.equal(text, want[1]);
+        if (health.status !== 'ok') assert.notEqual(text, 'en direct');
     });
 
     test('the feed health card shows the API status', async () => {

@@ -375,6 +375,32 @@ def test_jams_are_the_report_jams(srv, db):
     assert len([x for x in j["jams"] if x["end"] is None]) == 22
     j2 = get_json(srv, f"/api/v1/jams?from={first}&to={last}")
     assert j2 == j
+    # no end nobody saw in these ten minutes; the key is always there
+    assert all(x["right_censored"] is False for x in j["jams"])
+
+
+def test_jams_and_hotspots_never_count_past_the_data(srv, db):
+    # The latest snapshot is 2025-12-18T09:00:50Z: a `to` years later adds nothing.
+    base = "from=2025-12-18T00:00:00Z&limit=1000"
+    last = get_json(srv, f"/api/v1/hotspots?{base}&to=2025-12-18T09:00:50Z")
+    far = get_json(srv, f"/api/v1/hotspots?{base}&to=2028-12-01T00:00:00Z")
+    assert far["to"] == "2028-12-01T00:00:00Z"
+    assert far["hotspots"] == last["hotspots"]
+    assert max(h["congested_s"] for h in far["hotspots"]) == 650  # 08:50:00 -> 09:00:50
+    for by in ("typevoie", "commune"):
+        assert get_json(srv, f"/api/v1/hotspots?by={by}&{base}&to=2028-12-01T00:00:00Z"
+                        )["hotspots"] == \
+            get_json(srv, f"/api/v1/hotspots?by={by}&{base}&to=2025-12-18T09:00:50Z")["hotspots"]
+    jl = get_json(srv, "/api/v1/jams?from=2025-12-18T00:00:00Z&to=2025-12-18T09:00:50Z")
+    jf = get_json(srv, "/api/v1/jams?from=2025-12-18T00:00:00Z&to=2028-12-01T00:00:00Z")
+    assert jf["jams"] == jl["jams"] and len(jf["jams"]) == 32
+    assert sum(1 for j in jf["jams"] if j["end"] is None) == 22
+    # the segment history's jams agree with /jams over the same far range
+    gid = next(j["gid"] for j in jf["jams"] if j["end"] is None)
+    h = get_json(srv, f"/api/v1/segments/{gid}/history?from=2025-12-18T00:00:00Z"
+                      "&to=2028-12-01T00:00:00Z")
+    assert h["jams"] == [j for j in jf["jams"] if j["gid"] == gid]
+    assert h["jams"][-1]["duration_s"] <= 650
 
 
 def test_queues(srv, db):

@@ -288,3 +288,102 @@ def test_run_serves_the_api_while_it_polls(tmp_path, bouchon):
             p.send_signal(signal.SIGTERM)
             p.communicate(timeout=30)
     assert p.returncode == 0
+
+
+# --------------------------------------------------------------------------------------
+# Exit codes of `run --once` for bodies cut or empty (docs/CLI.md, exit codes 3 and 4)
+
+
+def run_once(ods, db, *extra):
+    return run_bouchon("run", "--db", str(db), "--base-url", ods.base_url, "--once",
+                       "--no-travel-times", "--retries", "1", *OLD_DATA, *extra, timeout=120)
+
+
+def test_run_once_body_cut_by_the_network_is_a_network_failure(tmp_path, bouchon):
+    # shorter than its Content-Length, connection closed: retried, then exit 4
+    with OdsServer(scenario="truncated", truncate_mode="short", fail_count=-1) as ods:
+        r = run_once(ods, tmp_path / "s.db")
+        n = len(api_requests(ods))
+    assert r.returncode == 4, r.stderr
+    assert n == 2  # first try + 1 retry
+
+
+def test_run_once_cut_json_received_in_full_is_a_bad_payload(tmp_path, bouchon):
+    # valid HTTP (the length matches), JSON cut in the middle: retried, then exit 3
+    with OdsServer(scenario="truncated", truncate_mode="cut", fail_count=-1) as ods:
+        r = run_once(ods, tmp_path / "c.db")
+        n = len(api_requests(ods))
+    assert r.returncode == 3, r.stderr
+    assert "invalid JSON in records page" in r.stderr
+    assert n == 2
+
+
+class EmptyBody:
+    """A portal answering every request with 200 and an empty JSON body."""
+
+    def __enter__(self):
+        import http.server
+        import threading
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.base_url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *a):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_empty_records_body_says_empty_body(tmp_path, bouchon):
+    with EmptyBody() as ods:
+        r = run_once(ods, tmp_path / "e.db")
+    assert r.returncode == 3, r.stderr
+    assert "records page: empty body" in r.stderr
+    assert "wrong arguments" not in r.stderr and "line -1" not in r.stderr
+
+
+def test_once_and_max_polls_exclude_each_other(tmp_path, bouchon):
+    r = run_bouchon("run", "--db", str(tmp_path / "x.db"), "--once", "--max-polls", "3")
+    assert r.returncode == 2
+    assert "--once" in r.stderr and "--max-polls" in r.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_unchanged_live_snapshot_is_logged_as_such(tmp_path, bouchon):
+    db = tmp_path / "u.db"
+    with OdsServer(snapshot="0950") as ods:
+        r = run_polls(ods, db, 2, extra=("--no-travel-times",))
+    assert r.returncode == 0, r.stderr
+    assert "[load] poll 2: unchanged snapshot (already stored), skipped" in r.stderr
+    assert "[replay] poll" not in r.stderr and "already loaded" not in r.stderr
+
+
+def test_second_run_replay_counts_every_file(tmp_path, bouchon):
+    from helpers import REPO_ROOT, shared_file
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for f in (REPO_ROOT / "data" / "bordeaux").glob("ci_trafi_l_*.csv"):
+        (src / f.name).write_bytes(f.read_bytes())
+    travel = shared_file("ci_tpstj_a_2025-12-17T1405Z.csv")
+    (src / travel.name).write_bytes(travel.read_bytes())
+    db = tmp_path / "r.db"
+    first = run_bouchon("run", "--db", str(db), "--replay", str(src))
+    assert first.returncode == 0, first.stderr
+    assert "3 files (1 of travel times): 1388 records" in first.stderr
+    again = run_bouchon("run", "--db", str(db), "--replay", str(src))
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("already loaded, skipped") == 3
+    assert "3 files (1 of travel times): 0 records" in again.stderr
+    assert again.stderr.rstrip().endswith("3 already loaded")

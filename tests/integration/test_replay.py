@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_bouchon
+from helpers import run_bouchon, shared_dir
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DERIVED = ["state_interval", "jam_episode", "hourly_segment", "queue", "segment_gid", "snapshot"]
@@ -323,3 +323,154 @@ def test_odd_entries_in_a_folder_are_skipped(tmp_path, bouchon, real_snapshots):
     assert r.returncode == 0, r.stderr
     assert "skipped" in r.stderr
     assert sqlite3.connect(db).execute("SELECT count(*) FROM observation").fetchone()[0] == 694
+
+
+# --------------------------------------------------------------------------------------
+# Gaps in the data (docs/ANALYTICS.md: a gap above the stale limit ends an open episode at
+# its last congested mdate + 900 s, right-censored; an episode with no end counts up to the
+# data, never past it)
+
+STALE = 900
+
+
+def ts(text):
+    import datetime as dt
+
+    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def observed_span(con):
+    """Per ident: [first mdate, min(last mdate + stale, latest snapshot)], the time the
+    warehouse saw the segment at all."""
+    (snap,) = con.execute("SELECT max(at) FROM snapshot").fetchone()
+    return {ident: (lo, min(hi + STALE, snap)) for ident, lo, hi in con.execute(
+        "SELECT s.ident, min(o.mdate), max(o.mdate) FROM observation o "
+        "JOIN segment s USING (segment_id) GROUP BY s.ident")}
+
+
+def test_run_replay_of_the_shared_folder_has_no_jam_across_the_years(tmp_path, bouchon):
+    # The 2020-03 segments GeoJSON is read as a 2020-03-20 snapshot; five years later the
+    # 2025 snapshots. No episode may span the gap.
+    db = tmp_path / "all.db"
+    r = run_bouchon("run", "--db", str(db), "--replay", str(shared_dir()), timeout=300)
+    assert r.returncode in (0, 3), r.stderr  # the folder holds files of other kinds
+    con = sqlite3.connect(db)
+    (n2020,) = con.execute("SELECT count(*) FROM observation WHERE mdate < ?",
+                           (ts("2021-01-01T00:00:00Z"),)).fetchone()
+    assert n2020 > 600  # the 2020 segments file was loaded as observations
+    eps = con.execute("SELECT s.ident, j.start, j.end, j.last_congested, j.right_censored, "
+                      "j.left_censored FROM jam_episode j JOIN segment s USING (segment_id)"
+                      ).fetchall()
+    gap = ts("2021-01-01T00:00:00Z")
+    assert eps and not [e for e in eps if e[1] < gap and (e[2] is None or e[2] > gap)]
+    # no episode claims more than its last congested observation's 900 s of trust
+    assert not [e for e in eps if e[2] is not None and e[2] - e[3] > STALE]
+    old = [e for e in eps if e[1] < gap]
+    assert old and all(e[2] == e[3] + STALE and e[4] == 1 for e in old)
+    # the 2025 episodes of the same segments are new, left-censored ones
+    old_idents = {e[0] for e in old}
+    later = [e for e in eps if e[0] in old_idents and e[1] > gap]
+    assert all(e[5] == 1 for e in later)
+    # the real 2025 figures are those of the two snapshots alone (SOURCES.md)
+    s = report(db, "--no-history")
+    assert s["latest"]["at"] == "2025-12-18T09:00:50Z"
+    assert s["latest"]["states"]["EMBOUTEILLE"] == 22
+    assert sum(1 for j in s["jams"] if j["end"] is None) == 22
+    assert len(s["queues"]) == 15
+    # hotspots over the whole range: never more than the time each segment was observed
+    wide = report(db, "--no-history", "--from", "2020-01-01T00:00:00Z",
+                  "--to", "2025-12-19T00:00:00Z", "--limit", "1000")
+    span = observed_span(con)
+    assert wide["hotspots"]
+    for h in wide["hotspots"]:
+        lo, hi = span[h["ident"]]
+        assert h["congested_s"] <= hi - lo, h
+    # the 2020 jams: 900 s each, ended unseen
+    first = [j for j in wide["jams"] if j["start"] < "2021"]
+    assert first and all(j["duration_s"] == STALE and j["right_censored"] and
+                         j["end"] is not None for j in first)
+    top = {h["ident"]: h["congested_s"] for h in wide["hotspots"]}
+    assert max(top.values()) < 2 * 3600  # was 3,022,700 min for I64
+
+
+def test_report_to_the_far_future_counts_only_the_data(warehouse):
+    last = report(warehouse, "--no-history", "--from", "2025-12-18T00:00:00Z",
+                  "--to", "2025-12-18T09:00:50Z", "--limit", "1000")
+    far = report(warehouse, "--no-history", "--from", "2025-12-18T00:00:00Z",
+                 "--to", "2030-12-31T00:00:00Z", "--limit", "1000")
+    assert far["hotspots"] == last["hotspots"]
+    assert far["jams"] == last["jams"]
+    assert sum(1 for j in far["jams"] if j["end"] is None) == 22
+    # ten minutes of data: no segment congested for more than 650 s (08:50:00 -> 09:00:50)
+    assert max(h["congested_s"] for h in far["hotspots"]) == 650
+    assert all(j["duration_s"] <= 650 for j in far["jams"])
+    # a range entirely after the data sees no congestion at all
+    after = report(warehouse, "--no-history", "--from", "2026-01-01T00:00:00Z",
+                   "--to", "2026-01-02T00:00:00Z")
+    assert after["hotspots"] == [] and after["jams"] == []
+
+
+def shifted_csv(src, dst, shift_s, keep_ident=None):
+    """src with every mdate moved by shift_s, except the row of keep_ident (kept as is)."""
+    import datetime as dt
+
+    lines = src.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(";")
+    im, ii = header.index("mdate"), header.index("ident")
+    out = [lines[0]]
+    for line in lines[1:]:
+        # the geometry cell holds no ';' and the mdate is after it
+        f = line.split(";")
+        if f[ii] != keep_ident:
+            t = dt.datetime.fromisoformat(f[im]) + dt.timedelta(seconds=shift_s)
+            f[im] = t.isoformat()
+        out.append(";".join(f))
+    dst.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def test_a_segment_silent_for_two_days_is_not_an_ongoing_jam(tmp_path, bouchon, real_snapshots):
+    # Two days after 09:50 the feed still shows T51 with its 09:50 mdate (congested):
+    # nobody saw it for two days, so its episode ended unseen 900 s after.
+    later = tmp_path / "later.csv"
+    shifted_csv(real_snapshots[0], later, 2 * 86400, keep_ident="T51")
+    db = tmp_path / "silent.db"
+    r = run_bouchon("replay", "--db", str(db), str(real_snapshots[0]), str(later))
+    assert r.returncode == 0, r.stderr
+    s = report(db, "--no-history", "--from", "2025-12-18T00:00:00Z", "--limit", "1000")
+    assert s["latest"]["at"] == "2025-12-20T08:50:50Z"
+    assert s["latest"]["stale"] == 1
+    t51 = [j for j in s["jams"] if j["ident"] == "T51"]
+    assert t51 == [dict(t51[0], end="2025-12-18T09:05:00Z", duration_s=STALE,
+                        right_censored=True)]
+    assert {h["ident"]: h["congested_s"] for h in s["hotspots"]}["T51"] == STALE
+    # every other segment of the 09:50 jams came back after 2 days: one unseen end each,
+    # then a new left-censored episode, ongoing
+    ongoing = [j for j in s["jams"] if j["end"] is None]
+    assert len(ongoing) == 22 and all(j["left_censored"] for j in ongoing)
+    assert "T51" not in {j["ident"] for j in ongoing}
+    ended = [j for j in s["jams"] if j["start"] < "2025-12-19"]
+    assert len(ended) == 23 and all(j["right_censored"] and j["duration_s"] == STALE
+                                    for j in ended)
+    # the /metrics gauge of active jams agrees (T51's stored episode has no end yet, but its
+    # segment went silent: not active)
+    import sqlite3
+    import urllib.request
+
+    from test_api import Serve
+
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM jam_episode WHERE end IS NULL").fetchone()[0] == 23
+    con.close()
+    srv = Serve(db).start()
+    try:
+        with urllib.request.urlopen(srv.base + "/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+    finally:
+        srv.stop()
+    assert "\nbouchon_active_jams 22\n" in text
+    # the same warehouse whatever the order of the files
+    db2 = tmp_path / "silent2.db"
+    assert run_bouchon("replay", "--db", str(db2), str(later),
+                       str(real_snapshots[0])).returncode == 0
+    assert dump(db, ["jam_episode", "state_interval", "hourly_segment"]) == \
+        dump(db2, ["jam_episode", "state_interval", "hourly_segment"])

@@ -224,8 +224,8 @@ TABLES = {
     "state_interval": "SELECT s.ident, i.start, i.end, i.state FROM state_interval i "
                       "JOIN segment s USING (segment_id) ORDER BY 1, 2",
     "jam_episode": "SELECT s.ident, j.start, j.end, j.last_congested, j.left_censored, "
-                   "j.peak_state FROM jam_episode j JOIN segment s USING (segment_id) "
-                   "ORDER BY 1, 2",
+                   "j.right_censored, j.seen_until, j.peak_state FROM jam_episode j "
+                   "JOIN segment s USING (segment_id) ORDER BY 1, 2",
     "hourly_segment": "SELECT s.ident, h.hour, h.s_fluide, h.s_dense, h.s_congested, "
                       "h.s_unknown FROM hourly_segment h JOIN segment s USING (segment_id) "
                       "ORDER BY 1, 2",

@@ -6,7 +6,9 @@
  * give: "5110.0", French percent strings ("-0,7%"), "None", "#N/A", free
  * text with DD/MM/YYYY dates, impossible dates; the number parser is
  * checked against strtod on the real score spellings; the line reader on
- * every buffer boundary a CSV row can fall on.
+ * every buffer boundary a CSV row can fall on, on corrupt and truncated
+ * gzip streams (no complete line lost before the error) and on over-long
+ * lines (skipped, the next lines read).
  */
 #include "core/compat.h"
 
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "core/timeutil.h"
 #include "import/fields.h"
@@ -268,6 +271,132 @@ static void test_lines_regions(void **state)
     unlink(path);
 }
 
+/* Writes n score-like lines gzip-compressed to path; returns the file's size. */
+static long write_gz(const char *path, int n)
+{
+    gzFile gz = gzopen(path, "wb");
+    FILE *f;
+    long size;
+
+    assert_non_null(gz);
+    for (int i = 0; i < n; i++) {
+        gzprintf(gz, "%d,\"2020-01-01T00:00:00+01:00\",1.5\n", 2821 + i);
+    }
+    gzclose(gz);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fclose(f);
+    return size;
+}
+
+/* Reads path to the end: complete lines seen, the last return code, err. */
+static int read_lines(const char *path, long *lines, char *err, size_t errlen)
+{
+    struct bch_lines *l = bch_lines_open(path, err, errlen);
+    const char *data;
+    size_t len;
+    long first;
+    int rc;
+
+    assert_non_null(l);
+    *lines = 0;
+    while ((rc = bch_lines_next(l, &data, &len, &first, err, errlen)) == 1) {
+        for (size_t i = 0; i < len; i++) {
+            *lines += data[i] == '\n';
+        }
+    }
+    bch_lines_close(l);
+    return rc;
+}
+
+static void test_lines_gzip_crc_keeps_every_line(void **state)
+{
+    char path[] = "/tmp/bouchon-test-crc-XXXXXX";
+    int fd = mkstemp(path);
+    long size, lines;
+    char err[512];
+    FILE *f;
+    int c;
+
+    (void)state;
+    assert_true(fd >= 0);
+    close(fd);
+    size = write_gz(path, 300000); /* several refills: the error comes with the last one */
+    assert_int_equal(read_lines(path, &lines, err, sizeof(err)), 0);
+    assert_int_equal(lines, 300000);
+    /* flip a byte of the CRC32 of the trailer */
+    f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, size - 8, SEEK_SET);
+    c = fgetc(f);
+    fseek(f, size - 8, SEEK_SET);
+    fputc(c ^ 0xFF, f);
+    fclose(f);
+    assert_int_equal(read_lines(path, &lines, err, sizeof(err)), -1);
+    assert_int_equal(lines, 300000);
+    assert_non_null(strstr(err, "incorrect data check"));
+    assert_non_null(strstr(err, "kept"));
+    unlink(path);
+}
+
+static void test_lines_gzip_truncated(void **state)
+{
+    char path[] = "/tmp/bouchon-test-trunc-XXXXXX";
+    int fd = mkstemp(path);
+    long size, lines;
+    char err[512];
+
+    (void)state;
+    assert_true(fd >= 0);
+    close(fd);
+    size = write_gz(path, 100000);
+    assert_int_equal(truncate(path, size / 2), 0);
+    assert_int_equal(read_lines(path, &lines, err, sizeof(err)), -1);
+    assert_true(lines > 1000);
+    assert_non_null(strstr(err, "truncated"));
+    unlink(path);
+}
+
+static void test_lines_over_long_line_skipped(void **state)
+{
+    char path[] = "/tmp/bouchon-test-long-XXXXXX";
+    int fd = mkstemp(path);
+    struct bch_lines *l;
+    const char *data;
+    size_t len;
+    long first;
+    char err[256];
+    FILE *fp;
+
+    (void)state;
+    assert_true(fd >= 0);
+    fp = fdopen(fd, "w");
+    fputs("a\n", fp);
+    for (int i = 0; i < 5000; i++) {
+        fputc('x', fp);
+    }
+    fputs("\nb\n", fp);
+    fclose(fp);
+    l = bch_lines_open(path, err, sizeof(err));
+    assert_non_null(l);
+    bch_lines_set_max_line(l, 1024);
+    assert_int_equal(bch_lines_next(l, &data, &len, &first, err, sizeof(err)), 1);
+    assert_int_equal(first, 1);
+    assert_int_equal(len, 2);
+    assert_int_equal(bch_lines_next(l, &data, &len, &first, err, sizeof(err)), 2);
+    assert_int_equal(first, 2);
+    assert_non_null(strstr(err, "longer than 1024"));
+    assert_int_equal(bch_lines_next(l, &data, &len, &first, err, sizeof(err)), 1);
+    assert_int_equal(first, 3);
+    assert_int_equal(len, 2);
+    assert_memory_equal(data, "b\n", 2);
+    assert_int_equal(bch_lines_next(l, &data, &len, &first, err, sizeof(err)), 0);
+    bch_lines_close(l);
+    unlink(path);
+}
+
 static void test_hash_tags_kind(void **state)
 {
     char path[] = "/tmp/bouchon-test-hash-XXXXXX";
@@ -290,11 +419,19 @@ static void test_hash_tags_kind(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numbers),       cmocka_unit_test(test_numbers_match_strtod),
-        cmocka_unit_test(test_integers),      cmocka_unit_test(test_french_numbers),
-        cmocka_unit_test(test_codes),         cmocka_unit_test(test_campaign_dates),
-        cmocka_unit_test(test_ymd),           cmocka_unit_test(test_json_values),
-        cmocka_unit_test(test_lines_regions), cmocka_unit_test(test_hash_tags_kind),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_numbers_match_strtod),
+        cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_french_numbers),
+        cmocka_unit_test(test_codes),
+        cmocka_unit_test(test_campaign_dates),
+        cmocka_unit_test(test_ymd),
+        cmocka_unit_test(test_json_values),
+        cmocka_unit_test(test_lines_regions),
+        cmocka_unit_test(test_hash_tags_kind),
+        cmocka_unit_test(test_lines_gzip_crc_keeps_every_line),
+        cmocka_unit_test(test_lines_gzip_truncated),
+        cmocka_unit_test(test_lines_over_long_line_skipped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

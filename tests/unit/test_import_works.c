@@ -74,11 +74,24 @@ static void test_works_replace(void **state)
                             "7;2024-01-01;2024-03-31;1;Eau\n",
                             0);
 
+    /* the same work in other bytes (CRLF): a duplicate, its source kept */
+    const char *c = fx_file(f, "c.csv",
+                            "GID;DATE_DEBUT_ACTE;DATE_FIN_ACTE;GID_ACTE;NATURE\r\n"
+                            "7;2024-01-01;2024-03-31;1;Eau\r\n",
+                            0);
+    long long src;
+
     assert_int_equal(fx_run(f, "works", a, b), 0);
     assert_int_equal(f->st.stored, 1);
-    assert_int_equal(f->st.duplicates, 1);
+    assert_int_equal(f->st.merged, 1); /* replaced by the later extract */
+    assert_int_equal(f->st.duplicates, 0);
     assert_int_equal(q_int(f, "SELECT count(*) FROM road_work_act"), 1);
     assert_int_equal(q_int(f, "SELECT end_day FROM road_work"), bch_days_from_civil(2024, 3, 31));
+    src = q_int(f, "SELECT source_id FROM road_work");
+    assert_int_equal(fx_run(f, "works", c), 0);
+    assert_int_equal(f->st.duplicates, 1);
+    assert_int_equal(f->st.merged, 0);
+    assert_int_equal(q_int(f, "SELECT source_id FROM road_work"), src);
 }
 
 static void test_periods(void **state)

@@ -195,8 +195,8 @@ static const struct {
     {"state_interval", "SELECT s.ident, i.start, i.end, i.state FROM state_interval i "
                        "JOIN segment s USING (segment_id) ORDER BY 1, 2"},
     {"jam_episode", "SELECT s.ident, j.start, j.end, j.last_congested, j.left_censored, "
-                    "j.peak_state FROM jam_episode j JOIN segment s USING (segment_id) "
-                    "ORDER BY 1, 2"},
+                    "j.peak_state, j.right_censored, j.seen_until FROM jam_episode j "
+                    "JOIN segment s USING (segment_id) ORDER BY 1, 2"},
     {"hourly_segment", "SELECT s.ident, h.hour, h.s_fluide, h.s_dense, h.s_congested, "
                        "h.s_unknown FROM hourly_segment h JOIN segment s USING (segment_id) "
                        "ORDER BY 1, 2"},
@@ -281,6 +281,17 @@ static void check_two_snapshots(struct wh *w)
     assert_int_equal(q_int(w, "SELECT count(*) FROM state_interval WHERE end IS NOT NULL"), 34);
     assert_int_equal(q_int(w, "SELECT count(*) FROM state_interval WHERE end IS NULL"), 694);
     assert_int_equal(q_int(w, "SELECT count(*) FROM jam_episode WHERE end IS NULL"), 22);
+    /* ten minutes apart, no gap above 900 s: no end nobody saw but INCONNU */
+    assert_int_equal(q_int(w, "SELECT count(*) FROM jam_episode WHERE end - last_congested > 900"),
+                     0);
+    assert_int_equal(q_int(w, "SELECT count(*) FROM jam_episode WHERE seen_until IS NULL OR "
+                              "seen_until != last_congested + 900"),
+                     0);
+    assert_int_equal(q_int(w, "SELECT count(*) FROM jam_episode j WHERE right_censored != "
+                              "(j.end IS NOT NULL AND (SELECT state FROM observation o WHERE "
+                              "o.segment_id = j.segment_id AND o.mdate = j.end) = 0)"),
+                     0);
+    assert_int_equal(q_int(w, "SELECT count(*) FROM rebuild_segment"), 0);
     assert_int_equal(q_int(w, "SELECT count(*) FROM snapshot"), 2);
     /* each of the 565 updated segments was covered 600 s by its 09:50 state */
     assert_int_equal(q_int(w, "SELECT sum(s_fluide + s_dense + s_congested + s_unknown) "
@@ -615,6 +626,241 @@ static void test_restart_every_step(void **state)
     wh_close(&ref);
 }
 
+/* ---------------------------------------------- gaps above the stale limit */
+
+/*
+ * X and Y again, with gaps above the stale limit (900 s) between some steps.
+ * Expected episodes (docs/ANALYTICS.md): a gap ends the open episode at its
+ * last congested mdate + 900 (right-censored) and the next congested
+ * observation opens a new, left-censored one; a gap also forbids the
+ * hysteresis to bridge it.
+ */
+static const struct {
+    const char *mdate, *x, *y;
+} gsteps[] = {
+    {"2025-12-18T09:00:00Z", "EMBOUTEILLE", "FLUIDE"},
+    {"2025-12-18T09:01:00Z", "EMBOUTEILLE", "EMBOUTEILLE"},
+    /* 19 min unseen: both episodes end at 09:16:00, new ones open */
+    {"2025-12-18T09:20:00Z", "EMBOUTEILLE", "EMBOUTEILLE"},
+    {"2025-12-18T09:21:00Z", "FLUIDE", "INCONNU"},       /* X ends; Y ends unseen (INCONNU) */
+    {"2025-12-18T09:22:00Z", "EMBOUTEILLE", "PARALYSE"}, /* both within the hysteresis */
+    /* 18 min unseen: both end at 09:37:00 */
+    {"2025-12-18T09:40:00Z", "FLUIDE", "FLUIDE"},
+    /* 240 s after X's unseen end: within the hysteresis, but across a gap */
+    {"2025-12-18T09:41:00Z", "EMBOUTEILLE", "FLUIDE"},
+    {"2025-12-18T09:42:00Z", "EMBOUTEILLE", "EMBOUTEILLE"},
+};
+
+#define GSTEPS BCH_ARRAY_LEN(gsteps)
+
+/* Loads gsteps in order[] (NULL: in time order), restarting the loader
+ * before position cut (0: never), all in one transaction when one_tx. */
+static void load_gsteps(struct wh *w, const size_t *order, size_t cut, bool one_tx)
+{
+    struct bch_load_result r;
+    char err[256];
+
+    if (one_tx) {
+        assert_int_equal(bch_loader_begin(w->l), 0);
+    }
+    for (size_t k = 0; k < GSTEPS; k++) {
+        size_t i = order ? order[k] : k;
+        char *t = step_csv(gsteps[i].mdate, gsteps[i].x, gsteps[i].y);
+        char name[32];
+
+        if (cut && k == cut) {
+            wh_restart(w);
+        }
+        snprintf(name, sizeof(name), "gstep%zu.csv", i);
+        if (one_tx) {
+            struct bch_payload_meta m = {"file", name, "ci_trafi_l", BCH_TIME_NONE};
+
+            assert_int_equal(bch_loader_load(w->l, t, strlen(t), &m, &r, err, sizeof(err)), 0);
+        } else {
+            assert_int_equal(load_str(w, t, name, &r), 0);
+        }
+        free(t);
+    }
+    if (one_tx) {
+        assert_int_equal(bch_loader_commit(w->l), 0);
+    }
+}
+
+static void check_gap_episodes(struct wh *w)
+{
+    char *d = dump(w, "SELECT s.ident, j.start - 1766048400, coalesce(j.end - 1766048400, -1), "
+                      "j.last_congested - 1766048400, j.left_censored, j.right_censored, "
+                      "j.peak_state FROM jam_episode j JOIN segment s USING (segment_id) "
+                      "ORDER BY 1, 2");
+
+    /* times in seconds after 09:00:00 */
+    assert_string_equal(d, "X|0|960|60|1|1|3\n"       /* 09:00 .. 09:16 unseen */
+                           "X|1200|2220|1320|1|1|3\n" /* 09:20 .. 09:37 unseen (reopened) */
+                           "X|2460|-1|2520|0|0|3\n"   /* 09:41, ongoing, seen before */
+                           "Y|60|960|60|0|1|3\n"      /* 09:01 .. 09:16 unseen */
+                           "Y|1200|2220|1320|1|1|4\n" /* INCONNU then PARALYSE: one */
+                           "Y|2520|-1|2520|0|0|3\n"); /* 09:42, ongoing */
+    free(d);
+    /* no episode claims congestion past its last observation's trust */
+    assert_int_equal(q_int(w, "SELECT count(*) FROM jam_episode WHERE end - last_congested > 900"),
+                     0);
+}
+
+/* Gaps end episodes the same way whatever the order and the restarts. */
+static void test_gaps_any_order(void **state)
+{
+    struct wh ref;
+    uint64_t rng = 20200320;
+
+    (void)state;
+    wh_open(&ref);
+    load_gsteps(&ref, NULL, 0, false);
+    check_gap_episodes(&ref);
+    for (size_t cut = 1; cut < GSTEPS; cut++) {
+        struct wh w;
+        char what[48];
+
+        wh_open(&w);
+        load_gsteps(&w, NULL, cut, false);
+        snprintf(what, sizeof(what), "gaps: restart before step %zu", cut);
+        assert_int_equal(compare(&ref, &w, NULL, what), 0);
+        wh_close(&w);
+    }
+    /* seeded shuffles, each also with a restart midway, and in one transaction */
+    for (int q = 0; q < 24; q++) {
+        size_t order[GSTEPS];
+        struct wh w;
+        char what[64];
+
+        for (size_t i = 0; i < GSTEPS; i++) {
+            order[i] = i;
+        }
+        for (size_t i = GSTEPS - 1; i > 0; i--) {
+            size_t j;
+            size_t tmp;
+
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            j = (size_t)((rng >> 33) % (i + 1));
+            tmp = order[i];
+            order[i] = order[j];
+            order[j] = tmp;
+        }
+        wh_open(&w);
+        load_gsteps(&w, order, q % 3 == 0 ? 0 : (size_t)(1 + q % (GSTEPS - 1)), q % 3 == 0);
+        snprintf(what, sizeof(what), "gaps: shuffle %d", q);
+        if (compare(&ref, &w, NULL, what) != 0) {
+            fail_msg("shuffle %d: %zu %zu %zu %zu %zu %zu %zu %zu", q, order[0], order[1], order[2],
+                     order[3], order[4], order[5], order[6], order[7]);
+        }
+        wh_close(&w);
+    }
+    wh_close(&ref);
+}
+
+/*
+ * A segment that goes silent: its episode keeps end NULL in the warehouse
+ * (nothing was observed), seen_until says until when it was seen, and it
+ * no longer counts as active once the data is past seen_until.
+ */
+static void test_silent_segment(void **state)
+{
+    struct wh w;
+    struct bch_load_result r;
+
+    (void)state;
+    wh_open(&w);
+    assert_int_equal(load_str(&w,
+                              HDR "1;X;EMBOUTEILLE;2025-12-18T09:00:00Z;\n"
+                                  "2;Y;FLUIDE;2025-12-18T09:00:00Z;\n",
+                              "a.csv", &r),
+                     0);
+    assert_int_equal(r.active_jams, 1);
+    /* 15 min later (exactly the stale limit): still going on */
+    assert_int_equal(load_str(&w, HDR "2;Y;FLUIDE;2025-12-18T09:15:00Z;\n", "b.csv", &r), 0);
+    assert_int_equal(r.active_jams, 1);
+    /* two days later, X still not seen again */
+    assert_int_equal(load_str(&w, HDR "2;Y;DENSE;2025-12-20T09:00:00Z;\n", "c.csv", &r), 0);
+    assert_int_equal(r.active_jams, 0);
+    assert_int_equal(q_int(&w, "SELECT count(*) FROM jam_episode WHERE end IS NULL"), 1);
+    assert_int_equal(q_int(&w, "SELECT seen_until FROM jam_episode"), 1766048400 + 900);
+    /* X comes back, congested: the silent episode ends unseen, a new one opens */
+    assert_int_equal(load_str(&w, HDR "1;X;EMBOUTEILLE;2025-12-20T09:01:00Z;\n", "d.csv", &r), 0);
+    assert_int_equal(r.active_jams, 1);
+    assert_int_equal(q_int(&w, "SELECT end FROM jam_episode ORDER BY start LIMIT 1"),
+                     1766048400 + 900);
+    assert_int_equal(q_int(&w, "SELECT right_censored FROM jam_episode ORDER BY start LIMIT 1"), 1);
+    assert_int_equal(q_int(&w, "SELECT left_censored FROM jam_episode ORDER BY start DESC LIMIT 1"),
+                     1);
+    wh_close(&w);
+}
+
+/*
+ * A warehouse written before migration 4 (a gap never ended an episode) is
+ * rebuilt by the first loader that writes to it: the same episodes as a
+ * warehouse loaded with the new rule from the start.
+ */
+static void test_migration_rebuilds(void **state)
+{
+    struct wh ref, old;
+    char err[256] = "";
+    char *before;
+
+    (void)state;
+    wh_open(&ref);
+    load_gsteps(&ref, NULL, 0, false);
+    wh_open(&old);
+    load_gsteps(&old, NULL, 0, false);
+    /* back to schema 3, with X's episodes as the old rule made them */
+    bch_loader_free(old.l);
+    old.l = NULL;
+    assert_int_equal(bch_db_exec(old.db, "BEGIN; "
+                                         "DELETE FROM jam_episode; "
+                                         "ALTER TABLE jam_episode DROP COLUMN seen_until; "
+                                         "ALTER TABLE jam_episode DROP COLUMN right_censored; "
+                                         "DROP TABLE rebuild_segment; "
+                                         "INSERT INTO jam_episode SELECT segment_id, 1766048400, "
+                                         "NULL, 1766050920, 1, 3 FROM segment WHERE ident = 'X'; "
+                                         "PRAGMA user_version = 3; COMMIT"),
+                     0);
+    bch_db_close(old.db);
+    old.db = bch_db_open(old.path, BCH_DB_READWRITE, err, sizeof(err));
+    if (!old.db) {
+        fail_msg("bch_db_open: %s", err);
+    }
+    assert_int_equal(q_int(&old, "PRAGMA user_version"), 4);
+    assert_int_equal(q_int(&old, "SELECT count(*) FROM rebuild_segment"), 1);
+    assert_int_equal(q_int(&old, "SELECT seen_until FROM jam_episode"), 1766050920 + 900);
+    wh_open_loader(&old);
+    /* no payload needed: the first write transaction rebuilds */
+    assert_int_equal(bch_loader_begin(old.l), 0);
+    assert_int_equal(bch_loader_commit(old.l), 0);
+    assert_int_equal(q_int(&old, "SELECT count(*) FROM rebuild_segment"), 0);
+    /* Y was deleted above and not listed: rebuild it as an old warehouse
+     * would list it, through a restart */
+    assert_int_equal(bch_db_exec(old.db, "INSERT INTO rebuild_segment SELECT segment_id FROM "
+                                         "segment WHERE ident = 'Y'"),
+                     0);
+    wh_restart(&old);
+    assert_int_equal(bch_loader_begin(old.l), 0);
+    assert_int_equal(bch_loader_commit(old.l), 0);
+    check_gap_episodes(&old);
+    assert_int_equal(compare(&ref, &old, NULL, "rebuilt after migration 4"), 0);
+    /* and nothing more happens afterwards */
+    before = dump_full(&old);
+    wh_restart(&old);
+    assert_int_equal(bch_loader_begin(old.l), 0);
+    assert_int_equal(bch_loader_commit(old.l), 0);
+    {
+        char *after = dump_full(&old);
+
+        assert_string_equal(before, after);
+        free(after);
+    }
+    free(before);
+    wh_close(&old);
+    wh_close(&ref);
+}
+
 /* ---------------------------------------------------------- rejections */
 
 static void test_conflicting_duplicate(void **state)
@@ -790,6 +1036,9 @@ int main(void)
         cmocka_unit_test(test_out_of_order),
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_restart_every_step),
+        cmocka_unit_test(test_gaps_any_order),
+        cmocka_unit_test(test_silent_segment),
+        cmocka_unit_test(test_migration_rebuilds),
         cmocka_unit_test(test_conflicting_duplicate),
         cmocka_unit_test(test_bad_rows),
         cmocka_unit_test(test_unreadable_payload),

@@ -33,8 +33,9 @@
 
 /*
  * Expected events, times relative to T0 (NO stays NO).  Field order of
- * struct bch_track_event: kind, start, end, last, state, peak, left_censored.
- * Jam events carry the state of the observation that emitted them.
+ * struct bch_track_event: kind, start, end, last, state, peak, left_censored,
+ * right_censored.  Jam events carry the state of the observation that
+ * emitted them.  JCR is the JAM_CLOSE of an end nobody saw (right-censored).
  */
 /* clang-format off */
 #define COV(s, e, st)            {BCH_EV_COVERAGE, s, e, NO, st, INC, false}
@@ -42,7 +43,8 @@
 #define IOP(s, st)               {BCH_EV_INTERVAL_OPEN, s, NO, NO, st, INC, false}
 #define JOP(s, st, lc)           {BCH_EV_JAM_OPEN, s, NO, s, st, st, lc}
 #define JUP(s, l, st, pk, lc)    {BCH_EV_JAM_UPDATE, s, NO, l, st, pk, lc}
-#define JCL(s, e, l, st, pk, lc) {BCH_EV_JAM_CLOSE, s, e, l, st, pk, lc}
+#define JCL(s, e, l, st, pk, lc) {BCH_EV_JAM_CLOSE, s, e, l, st, pk, lc, false}
+#define JCR(s, e, l, st, pk, lc) {BCH_EV_JAM_CLOSE, s, e, l, st, pk, lc, true}
 #define JRE(s, l, st, pk, lc)    {BCH_EV_JAM_REOPEN, s, NO, l, st, pk, lc}
 /* clang-format on */
 
@@ -150,11 +152,12 @@ static const struct track_case cases[] = {
       {OBS(420, EMB),
        {COV(400, 420, DEN), ICL(400, 420, DEN), IOP(420, EMB), JOP(420, EMB, false)}},
       {STOP}}},
-    {CASE("INCONNU inside a jam ends it, subject to the hysteresis", 0, 0, 60, NO),
+    {CASE("INCONNU inside a jam ends it, right-censored, subject to the hysteresis", 0, 0, 60, NO),
      {{OBS(0, FLU), {IOP(0, FLU)}},
       {OBS(60, EMB), {COV(0, 60, FLU), ICL(0, 60, FLU), IOP(60, EMB), JOP(60, EMB, false)}},
       {OBS(120, INC),
-       {COV(60, 120, EMB), ICL(60, 120, EMB), IOP(120, INC), JCL(60, 120, 60, INC, EMB, false)}},
+       {COV(60, 120, EMB), ICL(60, 120, EMB), IOP(120, INC), JCR(60, 120, 60, INC, EMB, false)}},
+      /* the reopen clears the censoring with the end */
       {OBS(180, EMB),
        {COV(120, 180, INC), ICL(120, 180, INC), IOP(180, EMB), JRE(60, 60, EMB, EMB, false),
         JUP(60, 180, EMB, EMB, false)}},
@@ -162,7 +165,7 @@ static const struct track_case cases[] = {
     {CASE("INCONNU for longer than the hysteresis splits the jam", 0, 0, 600, NO),
      {{OBS(0, EMB), {IOP(0, EMB), JOP(0, EMB, true)}},
       {OBS(60, INC),
-       {COV(0, 60, EMB), ICL(0, 60, EMB), IOP(60, INC), JCL(0, 60, 0, INC, EMB, true)}},
+       {COV(0, 60, EMB), ICL(0, 60, EMB), IOP(60, INC), JCR(0, 60, 0, INC, EMB, true)}},
       {OBS(600, EMB), {COV(60, 600, INC), ICL(60, 600, INC), IOP(600, EMB), JOP(600, EMB, true)}},
       {STOP}}},
     {CASE("PARALYSE is the peak and survives a reopen", 0, 0, 60, NO),
@@ -190,9 +193,61 @@ static const struct track_case cases[] = {
       {OBS(2900, FLU), {COV(2000, 2900, FLU)}},
       {OBS(2901, DEN), {COV(2900, 2901, FLU), ICL(0, 2901, FLU), IOP(2901, DEN)}},
       {STOP}}},
-    {CASE("an open jam stays one episode across a stale gap", 0, 0, 0, NO),
+    {CASE("a gap above stale ends an open jam at last + stale; a new left-censored one opens", 0, 0,
+          1021, NO),
+     {{OBS(0, FLU), {IOP(0, FLU)}},
+      {OBS(60, EMB), {COV(0, 60, FLU), ICL(0, 60, FLU), IOP(60, EMB), JOP(60, EMB, false)}},
+      {OBS(120, EMB), {COV(60, 120, EMB), JUP(60, 120, EMB, EMB, false)}},
+      /* 1021 - 120 = 901 > 900: nobody saw 1020..1021; coverage and episode stop at 1020 */
+      {OBS(1021, EMB),
+       {COV(120, 1020, EMB), JCR(60, 1020, 120, EMB, EMB, false), JOP(1021, EMB, true)}},
+      {OBS(1081, EMB), {COV(1021, 1081, EMB), JUP(1021, 1081, EMB, EMB, true)}},
+      {STOP}}},
+    {CASE("a gap of exactly stale does not end an open jam", 0, 0, 0, NO),
      {{OBS(0, EMB), {IOP(0, EMB), JOP(0, EMB, true)}},
-      {OBS(2000, EMB), {COV(0, 900, EMB), JUP(0, 2000, EMB, EMB, true)}},
+      {OBS(900, EMB), {COV(0, 900, EMB), JUP(0, 900, EMB, EMB, true)}},
+      {OBS(1800, PAR),
+       {COV(900, 1800, EMB), ICL(0, 1800, EMB), IOP(1800, PAR), JUP(0, 1800, PAR, PAR, true)}},
+      {STOP}}},
+    {CASE("years without data (2020-03-20 -> 2025-12-18) end the jam 900 s after", 0, 0, 181440000,
+          NO),
+     {{OBS(0, EMB), {IOP(0, EMB), JOP(0, EMB, true)}},
+      {OBS(181440000, EMB),
+       {COV(0, 900, EMB), JCR(0, 900, 0, EMB, EMB, true), JOP(181440000, EMB, true)}},
+      {STOP}}},
+    {CASE("a gap above stale then a clear observation: the end is last + stale, unseen", 0, 0, 2060,
+          NO),
+     {{OBS(0, FLU), {IOP(0, FLU)}},
+      {OBS(60, EMB), {COV(0, 60, FLU), ICL(0, 60, FLU), IOP(60, EMB), JOP(60, EMB, false)}},
+      {OBS(2000, FLU),
+       {COV(60, 960, EMB), ICL(60, 2000, EMB), IOP(2000, FLU), JCR(60, 960, 60, FLU, EMB, false)}},
+      {OBS(2060, EMB),
+       {COV(2000, 2060, FLU), ICL(2000, 2060, FLU), IOP(2060, EMB), JOP(2060, EMB, false)}},
+      {STOP}}},
+    {CASE("a gap above stale then INCONNU: one unseen end, at last + stale", 0, 0, NO, NO),
+     {{OBS(0, EMB), {IOP(0, EMB), JOP(0, EMB, true)}},
+      {OBS(1000, INC),
+       {COV(0, 900, EMB), ICL(0, 1000, EMB), IOP(1000, INC), JCR(0, 900, 0, INC, EMB, true)}},
+      {STOP}}},
+    {CASE("a gap above stale is never bridged by the hysteresis (stale 120, hysteresis 600)", 120,
+          600, 300, NO),
+     {{OBS(0, FLU), {IOP(0, FLU)}},
+      {OBS(60, EMB), {COV(0, 60, FLU), ICL(0, 60, FLU), IOP(60, EMB), JOP(60, EMB, false)}},
+      {OBS(120, FLU),
+       {COV(60, 120, EMB), ICL(60, 120, EMB), IOP(120, FLU), JCL(60, 120, 60, FLU, EMB, false)}},
+      /* 300 - 120 = 180 <= 600 would reopen, but 180 > 120 went unobserved */
+      {OBS(300, EMB), {COV(120, 240, FLU), ICL(120, 300, FLU), IOP(300, EMB), JOP(300, EMB, true)}},
+      {STOP}}},
+    {CASE("within stale the long hysteresis still reopens (stale 120, hysteresis 600)", 120, 600,
+          60, NO),
+     {{OBS(0, FLU), {IOP(0, FLU)}},
+      {OBS(60, EMB), {COV(0, 60, FLU), ICL(0, 60, FLU), IOP(60, EMB), JOP(60, EMB, false)}},
+      {OBS(120, FLU),
+       {COV(60, 120, EMB), ICL(60, 120, EMB), IOP(120, FLU), JCL(60, 120, 60, FLU, EMB, false)}},
+      {OBS(240, FLU), {COV(120, 240, FLU)}},
+      {OBS(360, EMB),
+       {COV(240, 360, FLU), ICL(120, 360, FLU), IOP(360, EMB), JRE(60, 60, EMB, EMB, false),
+        JUP(60, 360, EMB, EMB, false)}},
       {STOP}}},
     {CASE("custom parameters: stale 120, no hysteresis (-1 reads as 0)", 120, -1, 400, NO),
      {{OBS(0, FLU), {IOP(0, FLU)}},
@@ -238,9 +293,9 @@ static long long rel_of(bch_time t)
 
 static void print_event(const char *what, const struct bch_track_event *e)
 {
-    print_error("    %s %s start=%lld end=%lld last=%lld state=%d peak=%d lc=%d\n", what,
+    print_error("    %s %s start=%lld end=%lld last=%lld state=%d peak=%d lc=%d rc=%d\n", what,
                 kind_name((int)e->kind), rel_of(e->start), rel_of(e->end), rel_of(e->last),
-                e->state, e->peak, (int)e->left_censored);
+                e->state, e->peak, (int)e->left_censored, (int)e->right_censored);
 }
 
 /* The expected event with absolute times. */
@@ -258,7 +313,7 @@ static bool event_equal(const struct bch_track_event *want, const struct bch_tra
 {
     return want->kind == got->kind && want->start == got->start && want->end == got->end &&
            want->last == got->last && want->state == got->state && want->peak == got->peak &&
-           want->left_censored == got->left_censored;
+           want->left_censored == got->left_censored && want->right_censored == got->right_censored;
 }
 
 static void run_case(void **state)
@@ -329,6 +384,7 @@ static void test_defaults(void **state)
     assert_true(t.jam_end == NO);
     assert_true(t.jam_last == NO);
     assert_false(t.jam_left_censored);
+    assert_false(t.jam_right_censored);
 }
 
 /* NULL parameters mean the defaults. */
@@ -343,6 +399,86 @@ static void test_null_params(void **state)
     assert_int_equal(bch_track_step(&t, T0 + 5000, FLU, NULL, out), 1);
     assert_int_equal(out[0].kind, BCH_EV_COVERAGE);
     assert_true(out[0].end == T0 + 900);
+}
+
+/* ---- the ongoing cap -------------------------------------------------- */
+
+/*
+ * bch_track_open_until(): how far an episode with no end counts when the
+ * data reaches instant at.  Each row: a few observations (relative), the
+ * instant at, and the expected (until, ongoing).
+ */
+struct until_case {
+    const char *name;
+    int64_t stale_s; /* 0: the default */
+    int64_t obs[4][2];
+    size_t nobs;
+    int64_t at;
+    int64_t until; /* NO: no open episode */
+    bool ongoing;
+};
+
+static const struct until_case until_cases[] = {
+    {"fresh: counts up to the snapshot", 0, {{0, FLU}, {60, EMB}, {120, EMB}}, 3, 600, 600, true},
+    {"exactly stale: still ongoing", 0, {{0, EMB}, {60, EMB}}, 2, 960, 960, true},
+    {"silent for 2 days: ended unseen at last + stale",
+     0,
+     {{0, EMB}, {60, EMB}},
+     2,
+     2 * 86400 + 60,
+     960,
+     false},
+    {"one second past stale", 0, {{0, EMB}}, 1, 901, 900, false},
+    {"at before the last congested mdate: that observation",
+     0,
+     {{0, EMB}, {600, EMB}},
+     2,
+     300,
+     600,
+     true},
+    {"no data instant: the last congested mdate", 0, {{0, EMB}, {60, PAR}}, 2, INT64_MIN, 60, true},
+    {"custom stale 120", 120, {{0, EMB}, {100, EMB}}, 2, 1000, 220, false},
+    {"ended (observed): no open episode", 0, {{0, EMB}, {60, FLU}}, 2, 600, NO, false},
+    {"within the hysteresis: no open episode", 0, {{0, EMB}, {60, DEN}}, 2, 90, NO, false},
+    {"never congested", 0, {{0, FLU}}, 1, 600, NO, false},
+};
+
+static void test_open_until(void **state)
+{
+    int fails = 0;
+
+    (void)state;
+    for (size_t i = 0; i < BCH_ARRAY_LEN(until_cases); i++) {
+        const struct until_case *c = &until_cases[i];
+        struct bch_track_params p;
+        struct bch_seg_track t;
+        struct bch_track_event out[BCH_TRACK_MAX_EVENTS];
+        bch_time at = c->at == INT64_MIN ? NO : T0 + c->at, until;
+        bool ongoing = !c->ongoing;
+
+        bch_track_params_default(&p);
+        if (c->stale_s) {
+            p.stale_s = c->stale_s;
+        }
+        bch_seg_track_init(&t);
+        for (size_t k = 0; k < c->nobs; k++) {
+            bch_track_step(&t, T0 + c->obs[k][0], (int)c->obs[k][1], &p, out);
+        }
+        until = bch_track_open_until(&t, at, &p, &ongoing);
+        if (until != abs_time(c->until) || ongoing != c->ongoing) {
+            fails++;
+            print_error("  %s: want until=%lld ongoing=%d, got %lld %d\n", c->name,
+                        (long long)c->until, (int)c->ongoing, rel_of(until), (int)ongoing);
+        }
+        /* *ongoing may be NULL */
+        if (bch_track_open_until(&t, at, &p, NULL) != until) {
+            fails++;
+            print_error("  %s: a NULL ongoing changes the result\n", c->name);
+        }
+    }
+    if (fails) {
+        fail_msg("%d mismatches", fails);
+    }
 }
 
 /* ---- property test ---------------------------------------------------- */
@@ -368,13 +504,28 @@ static unsigned rng_below(uint64_t *s, unsigned n)
 struct episode {
     bch_time start, end, last;
     int peak;
-    bool lc;
+    bool lc, rc;
+    size_t end_obs; /* index of the observation that ended it (batch only) */
 };
+
+/* Some gap between observations i and j (i < j) is above the stale limit. */
+static bool gap_between(const bch_time *m, size_t i, size_t j, int64_t stale)
+{
+    for (size_t k = i + 1; k <= j; k++) {
+        if (m[k] - m[k - 1] > stale) {
+            return true;
+        }
+    }
+    return false;
+}
 
 /*
  * Episodes computed from the whole sequence at once: maximal runs of
- * congested observations, then runs merged left to right when the next run
- * starts within the hysteresis of the previous run's end.
+ * congested observations with no gap above the stale limit inside, each
+ * ending at the next observation, or at its last mdate + stale when a gap
+ * above stale follows it (right-censored, like an INCONNU end); then runs
+ * merged left to right when the next run starts within the hysteresis of
+ * the previous run's observed end with no gap above stale in between.
  */
 static size_t batch_episodes(const bch_time *m, const int *s, size_t n, int64_t stale, int64_t hyst,
                              struct episode *ep)
@@ -391,19 +542,32 @@ static size_t batch_episodes(const bch_time *m, const int *s, size_t n, int64_t 
         }
         b = a;
         run.peak = s[a];
-        while (b + 1 < n && bch_state_congested(s[b + 1])) {
+        while (b + 1 < n && bch_state_congested(s[b + 1]) && m[b + 1] - m[b] <= stale) {
             b++;
             run.peak = s[b] > run.peak ? s[b] : run.peak;
         }
         run.start = m[a];
         run.last = m[b];
-        run.end = b + 1 < n ? m[b + 1] : NO;
+        run.end_obs = b + 1;
+        if (b + 1 >= n) {
+            run.end = NO;
+            run.rc = false;
+        } else if (m[b + 1] - m[b] > stale) {
+            run.end = m[b] + stale;
+            run.rc = true;
+        } else {
+            run.end = m[b + 1];
+            run.rc = s[b + 1] == BCH_STATE_INCONNU;
+        }
         run.lc = a == 0 || m[a] - m[a - 1] > stale || s[a - 1] == BCH_STATE_INCONNU;
-        if (ne > 0 && ep[ne - 1].end != NO && m[a] - ep[ne - 1].end <= hyst) {
+        if (ne > 0 && ep[ne - 1].end != NO && ep[ne - 1].end == m[ep[ne - 1].end_obs] &&
+            m[a] - ep[ne - 1].end <= hyst && !gap_between(m, ep[ne - 1].end_obs, a, stale)) {
             struct episode *prev = &ep[ne - 1];
 
             prev->last = run.last;
             prev->end = run.end;
+            prev->rc = run.rc;
+            prev->end_obs = run.end_obs;
             prev->peak = run.peak > prev->peak ? run.peak : prev->peak;
         } else {
             ep[ne++] = run;
@@ -499,8 +663,8 @@ static void check_sequence(struct prop_ctx *ctx, const bch_time *m, const int *s
                 CHECK(ctx, !cur || cur->end != NO, "step %zu: open while an episode is open", k);
                 CHECK(ctx, bch_state_congested(s[k]) && e->start == m[k], "step %zu: open", k);
                 if (ngot < PROP_LEN) {
-                    got_ep[ngot++] =
-                        (struct episode){e->start, NO, e->last, e->peak, e->left_censored};
+                    got_ep[ngot++] = (struct episode){e->start,         NO,    e->last, e->peak,
+                                                      e->left_censored, false, 0};
                 }
                 break;
             case BCH_EV_JAM_UPDATE:
@@ -516,9 +680,22 @@ static void check_sequence(struct prop_ctx *ctx, const bch_time *m, const int *s
             case BCH_EV_JAM_CLOSE:
                 CHECK(ctx, cur && cur->end == NO && cur->start == e->start,
                       "step %zu: close of no open episode", k);
-                CHECK(ctx, e->end == m[k] && !bch_state_congested(s[k]), "step %zu: close", k);
+                if (k > 0 && m[k] - m[k - 1] > p->stale_s) {
+                    /* a gap: the end nobody saw, when the last observation expired */
+                    CHECK(ctx,
+                          e->right_censored && e->end == m[k - 1] + p->stale_s &&
+                              e->last == m[k - 1],
+                          "step %zu: close after a gap", k);
+                } else {
+                    CHECK(ctx, e->end == m[k] && !bch_state_congested(s[k]), "step %zu: close", k);
+                    CHECK(ctx, e->right_censored == (s[k] == BCH_STATE_INCONNU),
+                          "step %zu: right censoring of an observed end", k);
+                }
+                /* no figure claims congestion beyond what was observed */
+                CHECK(ctx, e->end - e->last <= p->stale_s, "step %zu: end past last + stale", k);
                 if (cur) {
                     cur->end = e->end;
+                    cur->rc = e->right_censored;
                 }
                 break;
             case BCH_EV_JAM_REOPEN:
@@ -526,6 +703,9 @@ static void check_sequence(struct prop_ctx *ctx, const bch_time *m, const int *s
                       "step %zu: reopen of no closed episode", k);
                 CHECK(ctx, cur && m[k] - cur->end <= p->hysteresis_s,
                       "step %zu: reopen beyond the hysteresis", k);
+                CHECK(ctx, k > 0 && m[k] - m[k - 1] <= p->stale_s, "step %zu: reopen over a gap",
+                      k);
+                CHECK(ctx, !e->right_censored, "step %zu: reopened but right-censored", k);
                 CHECK(ctx, i + 1 < nev && out[i + 1].kind == BCH_EV_JAM_UPDATE,
                       "step %zu: reopen not followed by update", k);
                 if (cur) {
@@ -556,11 +736,11 @@ static void check_sequence(struct prop_ctx *ctx, const bch_time *m, const int *s
 
         CHECK(ctx,
               g->start == w->start && g->end == w->end && g->last == w->last &&
-                  g->peak == w->peak && g->lc == w->lc,
-              "episode %zu differs: got %lld..%lld last %lld peak %d lc %d, want %lld..%lld last "
-              "%lld peak %d lc %d",
-              i, rel_of(g->start), rel_of(g->end), rel_of(g->last), g->peak, (int)g->lc,
-              rel_of(w->start), rel_of(w->end), rel_of(w->last), w->peak, (int)w->lc);
+                  g->peak == w->peak && g->lc == w->lc && g->rc == w->rc,
+              "episode %zu differs: got %lld..%lld last %lld peak %d lc %d rc %d, want %lld..%lld "
+              "last %lld peak %d lc %d rc %d",
+              i, rel_of(g->start), rel_of(g->end), rel_of(g->last), g->peak, (int)g->lc, (int)g->rc,
+              rel_of(w->start), rel_of(w->end), rel_of(w->last), w->peak, (int)w->lc, (int)w->rc);
     }
 }
 
@@ -598,7 +778,7 @@ static void test_property_random(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[BCH_ARRAY_LEN(cases) + 3];
+    struct CMUnitTest tests[BCH_ARRAY_LEN(cases) + 4];
     size_t n = 0;
 
     for (size_t i = 0; i < BCH_ARRAY_LEN(cases); i++) {
@@ -606,6 +786,7 @@ int main(void)
     }
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_null_params);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_open_until);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_property_random);
     return cmocka_run_group_tests_name("track", tests, NULL, NULL);
 }
