@@ -1,3 +1,13 @@
+/*
+ * stream.c - bch_lines: see stream.h.
+ *
+ * Gzip is inflated here with zlib's inflate() (16 + MAX_WBITS: a gzip
+ * header expected) rather than gzread(): gzread() discards what it decoded in
+ * the call that meets a data or CRC error, so the complete lines before a
+ * corruption would be lost, and it hides where the compressed stream ended.
+ * Driving inflate() keeps every decoded byte, reads concatenated members,
+ * and tells a truncated file (FAIL_TRUNC) from corrupt data (FAIL_DATA).
+ */
 #include "core/compat.h"
 
 #include <zlib.h>
