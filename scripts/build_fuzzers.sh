@@ -104,6 +104,24 @@ for s in 2025-12-18T10:00:50+01:00 2025-12-18T09:00:50Z 2025-12-18T09:00:50+00:0
     2024-02-29T23:59:59-01:00 1000-01-01T00:00:00+14:00 9998-12-31T23:59:59Z; do
     printf '%s' "$s" | seed time
 done
+# import: a kind byte (0 segment-history, 1 travel-times, 2 counts, 3 sensors, 4 works,
+# 5 periods: bch_import_kind_names() order) then the head of a real file of that kind
+imp_seed() { # imp_seed KIND_BYTE FILE [LINES]
+    [ -f "$2" ] || return 0
+    { printf "\\$(printf '%03o' "$1")"; zcat -f "$2" | head -n "${3:-30}"; } | seed import
+}
+imp_seed 0 "$data/history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"
+imp_seed 1 "$data/history/ci_tpstj_a_hourly_2021-01_2022-01.csv.gz"
+imp_seed 1 "$data/ci_tpstj_a_2025-12-17T1405Z.csv"
+imp_seed 2 "$data/comptage-du-trafic-2023.csv"
+imp_seed 3 "$data/history/pc_capte_p_hourly_network_total_2020-11_2022-01.csv"
+imp_seed 4 "$data/ci_chantier_2024-10-01.csv" 8
+imp_seed 5 "$data/history/lockdowns_fr.csv"
+if [ -f "$data/history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz" ]; then
+    # a gzip member of real rows: the inflate path
+    { printf '\000'; zcat "$data/history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz" |
+        head -n 50 | gzip -c; } | seed import
+fi
 printf '{"type":"MultiLineString","coordinates":[[[0,0],[0,1]],[[10,0],[10,1]]]}' | seed geom
 printf '{"type":"Feature","geometry":{"type":"Point","coordinates":[-0.5,44.8]},"properties":{}}' | seed geom
 printf '{"type":"MultiPoint","coordinates":[[-180,-90],[180,90,3]]}' | seed geom
