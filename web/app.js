@@ -1176,6 +1176,7 @@
   var HIST_HOTSPOT_LIMIT = 20;
   var MAX_RANGE_DAYS = 3 * 366;   // the API refuses more
   var IDX_COLORS = { index: '#c92a2a', am: '#1c6dd0', pm: '#7048e8' };
+  var FROZEN_COLOR = '#b9bec7'; // frozen days: grey, as data that is not traffic
   var CMD_DB = 'var/bouchon.db';
   var H_DIR = '../shared/data/bordeaux/history';
 
@@ -1472,16 +1473,19 @@
     if (!days.length) { box.setAttribute('data-state', 'empty'); noteBox(box, 'aucun jour sur la période'); return; }
     var items = days.map(function (d) {
       var t0 = dayStart(d.date), t1 = dayStart(addDays(d.date, 1));
+      // a frozen day (the feed served one picture all day) is drawn grey, not as traffic
       return {
-        x0: t0, x1: t1, value: d.index, am: d.am_index, pm: d.pm_index, d: d,
-        attrs: { class: 'col day' + (isNum(d.index) ? '' : ' nodata'), 'data-date': d.date, 'data-index': isNum(d.index) ? String(d.index) : '', 'data-hours': String(d.hours) }
+        x0: t0, x1: t1, value: d.index, am: d.am_index, pm: d.pm_index, d: d, color: d.frozen ? FROZEN_COLOR : null,
+        attrs: { class: 'col day' + (isNum(d.index) ? '' : ' nodata') + (d.frozen ? ' frozen' : ''), 'data-date': d.date,
+          'data-index': isNum(d.index) ? String(d.index) : '', 'data-hours': String(d.hours), 'data-frozen': d.frozen ? 'true' : 'false' }
       };
     });
+    var nFrozen = days.filter(function (d) { return d.frozen; }).length;
     var withData = days.filter(function (d) { return isNum(d.index); });
     var ksh = withData.reduce(function (a, d) { return a + (d.known_segment_hours || 0); }, 0);
     var mean = ksh ? withData.reduce(function (a, d) { return a + d.index * d.known_segment_hours; }, 0) / ksh : null;
     $('hist-daily-note').textContent = plural(days.length, 'jour') + ' · ' + plural(withData.length, 'avec données', 'avec données') +
-      (isNum(mean) ? ' · indice moyen ' + fmtIdx(mean) : '');
+      (isNum(mean) ? ' · indice moyen ' + fmtIdx(mean) : '') + (nFrozen ? ' · ' + plural(nFrozen, 'jour figé', 'jours figés') : '');
     var from = items[0].x0, to = items[items.length - 1].x1;
     var chart = drawBars(box, {
       items: items, x0: from, x1: to, ticks: axisTicks(from, to), yFmt: idxAxis, bands: periodBands(),
@@ -1489,20 +1493,26 @@
       series: [{ key: 'am', color: IDX_COLORS.am, cls: 'line-am', width: days.length > 200 ? 1 : 1.6 }, { key: 'pm', color: IDX_COLORS.pm, cls: 'line-pm', width: days.length > 200 ? 1 : 1.6 }],
       tip: function (it) {
         var d = it.d;
-        return fmtDayLong(d.date) + (d.hours !== 24 ? ' (journée de ' + d.hours + ' h)' : '') + ' — ' + (isNum(d.index)
+        return fmtDayLong(d.date) + (d.hours !== 24 ? ' (journée de ' + d.hours + ' h)' : '') +
+          (d.frozen ? ' — flux figé : toutes les heures identiques, ce n\u2019est pas du trafic observé' : '') + ' — ' + (isNum(d.index)
           ? 'indice ' + fmtIdx(d.index) + ' · matin ' + fmtIdx(d.am_index) + ' · soir ' + fmtIdx(d.pm_index) + ' · ' + fmtInt(d.known_segment_hours) + ' tronçon-heures connues'
           : 'aucune donnée');
       }
     });
     var frag = document.createDocumentFragment();
-    frag.appendChild(idxLegend('0 = tout fluide, 1 = tout embouteillé · jours locaux (Europe/Paris)'));
+    var legend = idxLegend('0 = tout fluide, 1 = tout embouteillé · jours locaux (Europe/Paris)');
+    if (nFrozen) {
+      legend.insertBefore(el('span', { title: 'Toutes les heures du jour donnent exactement les mêmes chiffres : le flux ne se mettait plus à jour' },
+        [el('i', { class: 'frozen-swatch' }), 'jour figé (flux non mis à jour)']), legend.lastChild);
+    }
+    frag.appendChild(legend);
     frag.appendChild(chart.frame.root);
     frag.appendChild(chart.tip);
     frag.appendChild(dataTable('Valeurs par jour (tableau)', [{ text: 'Jour' }, { text: 'Heures', cls: 'num' }, { text: 'Indice', cls: 'num' },
-      { text: 'Matin', cls: 'num' }, { text: 'Soir', cls: 'num' }, { text: 'Tronçon-heures connues', cls: 'num' }], function () {
+      { text: 'Matin', cls: 'num' }, { text: 'Soir', cls: 'num' }, { text: 'Tronçon-heures connues', cls: 'num' }, { text: 'Flux figé' }], function () {
       return days.map(function (d) {
         return el('tr', null, [td(fmtDayLong(d.date)), td(String(d.hours), 'num'), td(fmtIdx(d.index), 'num'), td(fmtIdx(d.am_index), 'num'),
-          td(fmtIdx(d.pm_index), 'num'), td(fmtInt(d.known_segment_hours), 'num')]);
+          td(fmtIdx(d.pm_index), 'num'), td(fmtInt(d.known_segment_hours), 'num'), td(d.frozen ? 'oui' : '')]);
       });
     }));
     replace(box, frag);

@@ -361,6 +361,58 @@ static bool weekday(int wday)
 
 /* ------------------------------------------------------------- overview */
 
+/*
+ * The frozen days of the imported layer (as `daily`'s flag: at least
+ * BCH_HISTORY_FROZEN_HOURS hours with data, all with the same network
+ * figures), as runs of consecutive local days: {days, runs: [{from, to,
+ * days}]}.  From the roll-up history_hour: one row per hour, exact sums.
+ */
+static json_t *frozen_runs(sqlite3 *db)
+{
+    static const char sql[] =
+        "SELECT day FROM history_hour WHERE known > 0 GROUP BY day "
+        "HAVING count(*) >= ?1 AND min(known) = max(known) AND min(sum_idx_e9) = max(sum_idx_e9) "
+        "ORDER BY day";
+    sqlite3_stmt *st = NULL;
+    json_t *runs = json_array();
+    int64_t start = 0, prev = 0, total = 0;
+    bool open = false;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return json_pack("{s:I, s:o}", "days", (json_int_t)0, "runs", runs);
+    }
+    sqlite3_bind_int(st, 1, BCH_HISTORY_FROZEN_HOURS);
+    for (;;) {
+        int64_t day = 0;
+        bool row = sqlite3_step(st) == SQLITE_ROW; /* an error ends the list as DONE */
+
+        if (row) {
+            day = sqlite3_column_int64(st, 0);
+            total++;
+        }
+        if (open && (!row || day != prev + 1)) {
+            char a[16], b[16];
+
+            day_text(start, a, sizeof(a));
+            day_text(prev, b, sizeof(b));
+            json_array_append_new(runs, json_pack("{s:s, s:s, s:I}", "from", a, "to", b, "days",
+                                                  (json_int_t)(prev - start + 1)));
+            open = false;
+        }
+        if (!row) {
+            break;
+        }
+        if (!open) {
+            start = day;
+            open = true;
+        }
+        prev = day;
+    }
+    sqlite3_finalize(st);
+    return json_pack("{s:I, s:o}", "days", (json_int_t)total, "runs", runs);
+}
+
 json_t *bch_history_overview(sqlite3 *db, const struct bch_history_query *q)
 {
     json_t *o = json_object();
@@ -421,6 +473,7 @@ json_t *bch_history_overview(sqlite3 *db, const struct bch_history_query *q)
                         json_integer(bch_db_int(db, "SELECT count(*) FROM history_gid", 0)));
     json_object_set_new(o, "minute_segment_hours",
                         json_integer(bch_db_int(db, "SELECT count(*) FROM hourly_segment", 0)));
+    json_object_set_new(o, "frozen", frozen_runs(db));
     json_object_set_new(
         o, "range",
         json_pack("{s:o, s:o}", "from", bch_json_time(q->from), "to", bch_json_time(q->to)));
@@ -542,6 +595,9 @@ json_t *bch_history_daily(sqlite3 *db, const struct bch_history_query *q)
     /* Every local day of the span, days without data too (null indices). */
     for (int64_t day = sp.first; sp.days > 0 && day <= sp.last; day++) {
         struct agg a = {0};
+        const struct nh *first = NULL;
+        int known_hours = 0;
+        bool same = true;
         char date[16];
         json_t *e;
 
@@ -549,7 +605,19 @@ json_t *bch_history_daily(sqlite3 *db, const struct bch_history_query *q)
             i++;
         }
         while (i < hv.n && hv.v[i].day == day) {
-            agg_add(&a, &hv.v[i]);
+            const struct nh *h = &hv.v[i];
+
+            agg_add(&a, h);
+            if (h->known > 0) {
+                /* the same segment-hours and the same sum of scores, hour after
+                 * hour: the sums of one frozen picture (the frozen flag below) */
+                if (!first) {
+                    first = h;
+                } else if (h->known != first->known || h->sum_idx != first->sum_idx) {
+                    same = false;
+                }
+                known_hours++;
+            }
             i++;
         }
         day_text(day, date, sizeof(date));
@@ -559,6 +627,12 @@ json_t *bch_history_daily(sqlite3 *db, const struct bch_history_query *q)
         json_object_set_new(e, "hours", json_integer(day_hours(day)));
         json_object_set_new(e, "hours_with_data", json_integer(a.hours));
         json_object_set_new(e, "weekday", json_integer(((day % 7) + 7 + 3) % 7 + 1));
+        /* A frozen feed: every hour of the day gives the network exactly the
+         * same figures (real traffic never does; the history holds 44 such
+         * days, e.g. 2021-08-13..31 and 2021-12-21..2022-01-01).  Flagged, not
+         * left out: the figures stay as defined, the reader is warned. */
+        json_object_set_new(e, "frozen",
+                            json_boolean(same && known_hours >= BCH_HISTORY_FROZEN_HOURS));
         json_array_append_new(arr, e);
     }
     free(hv.v);
@@ -2161,6 +2235,22 @@ void bch_history_print_text(FILE *out, const json_t *s)
             "an ident), %.0f minute segment-hours\n",
             num(h, "segment_hours"), num(h, "known_segment_hours"), num(h, "segments"),
             num(h, "mapped_segments"), num(h, "minute_segment_hours"));
+    {
+        const json_t *fz = json_object_get(h, "frozen");
+        const json_t *runs = json_object_get(fz, "runs");
+
+        if (num(fz, "days") > 0) {
+            fprintf(out,
+                    "  Frozen feed (every hour the same figures) on %.0f days:", num(fz, "days"));
+            json_array_foreach(runs, i, v)
+            {
+                fprintf(out, "%s %s..%s", i ? "," : "",
+                        json_string_value(json_object_get(v, "from")),
+                        json_string_value(json_object_get(v, "to")));
+            }
+            fprintf(out, "\n");
+        }
+    }
     if (json_is_array(daily) && json_array_size(daily) > 0) {
         const json_t *dr = json_object_get(s, "daily_range");
 

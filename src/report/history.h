@@ -27,6 +27,9 @@
 
 #define BCH_HISTORY_MAX_PERIODS 32
 #define BCH_HISTORY_MAX_DAYS    3700 /* `daily` entries at most (ten years) */
+/* A day whose hours with data (at least this many) all give the same
+ * network figures is flagged `frozen` in `daily`. */
+#define BCH_HISTORY_FROZEN_HOURS 12
 
 /* A period of local dates, both inclusive. */
 struct bch_period {

@@ -44,6 +44,7 @@ async function waitView(page, view, state = 'ready') {
 const echo = (page) => page.$eval('#hist-range-echo', (e) => ({ from: e.getAttribute('data-from'), to: e.getAttribute('data-to') }));
 const days = (page) => page.$$eval('#hist-daily rect.day', (rs) => rs.map((r) => ({
     date: r.getAttribute('data-date'), index: r.getAttribute('data-index'), hours: r.getAttribute('data-hours'), h: Number(r.getAttribute('height')),
+    frozen: r.getAttribute('data-frozen'), fill: r.getAttribute('fill'),
 })));
 const qs = (o) => new URLSearchParams(o).toString();
 
@@ -183,6 +184,14 @@ describe('history views in a real browser', { timeout: 600000 }, () => {
         assert.deepEqual(year.map((d) => d.date), calendar('2020-01-01', '2020-12-31'));
         assert.equal(year.find((d) => d.date === '2020-03-29').hours, '23');
         assert.equal(year.find((d) => d.date === '2020-10-25').hours, '25');
+        // the frozen days of 2020 (the feed served one picture all day) are the API's, drawn grey
+        const api2020 = await getJson(baseUrl, '/api/v1/history/daily?' + qs({ from: '2019-12-31T23:00:00Z', to: '2020-12-31T22:59:59Z' }));
+        const frozenApi = api2020.days.filter((d) => d.frozen).map((d) => d.date);
+        assert.ok(frozenApi.includes('2020-04-18'), `2020-04-18 is a frozen day of the real history: ${frozenApi}`);
+        assert.deepEqual(year.filter((d) => d.frozen === 'true').map((d) => d.date), frozenApi);
+        const greys = new Set(year.filter((d) => d.frozen === 'true').map((d) => d.fill));
+        assert.equal(greys.size, 1);
+        assert.ok(!greys.has(year.find((d) => d.date === '2020-03-10').fill), 'a frozen day is not drawn as traffic');
         assert.equal(await page.locator('#hist-presets button[data-preset="y2020"]').getAttribute('aria-pressed'), 'true');
         await page.screenshot({ path: path.join(OUT, 'history-2020.png'), fullPage: true });
 

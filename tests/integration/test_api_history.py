@@ -306,23 +306,24 @@ def test_only_from_or_only_to(srv, hist_db, overview):
 # Figures recomputed from the raw files
 
 
-def score_rows_of_day(path, day):
-    """The rows of one local day of the gzip score file (its times carry the local offset,
-    so the local date is the date written): [(gid, local hour, score)], streamed."""
-    needle = b',"' + day.encode() + b"T"
-    out = []
+def score_rows_of_days(path, days):
+    """The rows of some local days of the gzip score file (its times carry the local offset,
+    so the local date is the date written): {day: [(gid, local hour, score)]}, streamed once."""
+    needles = {day: b',"' + day.encode() + b"T" for day in days}
+    out = {day: [] for day in days}
     dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
     tail = b""
 
     def scan(buf):
-        i = buf.find(needle)
-        while i >= 0:
-            s = buf.rfind(b"\n", 0, i) + 1
-            e = buf.find(b"\n", i)
-            e = len(buf) if e < 0 else e
-            gid, t, score = buf[s:e].rstrip(b"\r").split(b",")
-            out.append((int(gid), int(t[12:14]), float(score)))
-            i = buf.find(needle, e)
+        for day, needle in needles.items():
+            i = buf.find(needle)
+            while i >= 0:
+                s = buf.rfind(b"\n", 0, i) + 1
+                e = buf.find(b"\n", i)
+                e = len(buf) if e < 0 else e
+                gid, t, score = buf[s:e].rstrip(b"\r").split(b",")
+                out[day].append((int(gid), int(t[12:14]), float(score)))
+                i = buf.find(needle, e)
 
     with open(path, "rb") as f:
         while chunk := f.read(1 << 22):
@@ -332,6 +333,10 @@ def score_rows_of_day(path, day):
             scan(buf[:cut])
     scan(tail + dec.flush())
     return out
+
+
+def score_rows_of_day(path, day):
+    return score_rows_of_days(path, [day])[day]
 
 
 @pytest.mark.slow
@@ -368,6 +373,46 @@ def test_daily_index_of_one_day_from_the_raw_file(srv):
     # and the same entry in the whole-history answer
     whole = {x["date"]: x for x in get(srv, "/api/v1/history/daily")["days"]}
     assert whole[day] == e
+
+
+@pytest.mark.slow
+def test_frozen_days_from_the_raw_file(srv):
+    """A day is frozen when every hour with data gives the network the same figures (the same
+    known segment-hours and the same sum of cleaned scores). Recomputed here from the raw rows
+    of days on both sides of two frozen runs of the real file."""
+    days = ["2021-08-12", "2021-08-13", "2021-08-31", "2021-09-01", "2021-12-20", "2021-12-21",
+            "2022-01-01", "2020-03-10"]
+    raw = score_rows_of_days(shared_file("history/ci_trafi_l_hourly_score_2019-09_2022-01.csv.gz"),
+                             days)
+    segs = json.loads(shared_file("history/ci_trafi_l_segments_2020-03.geojson").read_text())
+    ident = {f["properties"]["gid"]: f["properties"]["ident"] for f in segs["features"]}
+    expected = {}
+    for day in days:
+        best = {}
+        for gid, hour, score in raw[day]:
+            key = (ident.get(gid, f"gid:{gid}"), hour)
+            cleaned = None if score == 0 else min(3.0, max(1.0, score))
+            old = best.get(key, "absent")
+            if old == "absent" or (cleaned is not None and (old is None or cleaned > old)):
+                best[key] = cleaned
+        per_hour = {}
+        for (_, hour), v in best.items():
+            if v is not None:
+                n, total = per_hour.get(hour, (0, 0.0))
+                per_hour[hour] = (n + 1, total + v)
+        figures = {(n, round(total, 6)) for n, total in per_hour.values()}
+        expected[day] = len(per_hour) >= 12 and len(figures) == 1
+    # the two runs start and end where the raw data says, and a normal day is not frozen
+    assert expected == {"2021-08-12": False, "2021-08-13": True, "2021-08-31": True,
+                        "2021-09-01": False, "2021-12-20": False, "2021-12-21": True,
+                        "2022-01-01": True, "2020-03-10": False}
+    whole = {x["date"]: x for x in get(srv, "/api/v1/history/daily")["days"]}
+    assert {day: whole[day]["frozen"] for day in days} == expected
+    runs = get(srv, "/api/v1/history")["history"]["frozen"]["runs"]
+    assert {"from": "2021-08-13", "to": "2021-08-31", "days": 19} in runs
+    assert {"from": "2021-12-21", "to": "2022-01-01", "days": 12} in runs
+    assert get(srv, "/api/v1/history")["history"]["frozen"]["days"] == \
+        sum(1 for x in whole.values() if x["frozen"])
 
 
 @pytest.mark.slow
