@@ -1775,7 +1775,11 @@
       }, [
         td(String(c.gid), 'rank'),
         td([el('div', { class: 'corridor-label' }, [swatch, c.label || ('corridor ' + c.gid)]),
-          el('div', { class: 'sub', text: fmtKmM(c.length_m, 1) + ' · ident ' + c.ident })]),
+          el('div', { class: 'sub', text: fmtKmM(c.length_m, 1) + ' · ident ' + c.ident }),
+          // a mirror carries the measurements of another corridor: not a second measurement
+          c.mirror_of != null ? el('div', { class: 'sub mirror', 'data-mirror-of': String(c.mirror_of),
+            title: fmtPct(c.mirror_share, 1) + ' des heures communes ont la même valeur',
+            text: 'mêmes mesures que le corridor ' + c.mirror_of + ' (copie dans les données)' }) : null]),
         valueCell(c.tti, 2, 'tti'),
         valueCell(c.pti, 2, 'pti'),
         valueCell(c.buffer_index, 0, 'buffer', fmtPct(c.buffer_index, 0)),

@@ -1570,11 +1570,26 @@ static json_t *tt_stats(const struct tts *s, size_t n, const double *ff, bool fu
     return o;
 }
 
-static json_t *corridor_json(sqlite3 *db, const struct bch_history_query *q, sqlite3_stmt *cor)
+/* The healthy samples of a corridor in the range, by instant: for mirrors. */
+struct tt_seq {
+    int64_t gid;
+    struct tt_pt {
+        bch_time at;
+        double actuel;
+    } * v;
+    size_t n;
+};
+
+/* One corridor's figures over the range; *seq receives its samples (owned by the caller). */
+static json_t *corridor_json(sqlite3 *db, const struct bch_history_query *q, sqlite3_stmt *cor,
+                             struct tt_seq *seq)
 {
     int64_t gid = sqlite3_column_int64(cor, 0);
     sqlite3_stmt *st = NULL;
     struct tts *s = NULL;
+
+    seq->v = NULL;
+    seq->n = 0;
     struct ffm *fm = NULL;
     double *ff = NULL;
     size_t n = 0, cap = 0, nm = 0, lo = 0, hi = 0;
@@ -1643,6 +1658,13 @@ static json_t *corridor_json(sqlite3 *db, const struct bch_history_query *q, sql
     hi = lo;
     while (hi < n && s[hi].at < to) {
         hi++;
+    }
+    seq->gid = gid;
+    seq->n = 0;
+    seq->v = malloc((hi - lo + 1) * sizeof(*seq->v));
+    for (size_t i = lo; seq->v && i < hi; i++) {
+        seq->v[seq->n].at = s[i].at;
+        seq->v[seq->n++].actuel = s[i].actuel;
     }
     o = tt_stats(s + lo, hi - lo, ff + lo, true);
     json_object_set_new(o, "gid", json_integer(gid));
@@ -1724,6 +1746,44 @@ static json_t *corridor_json(sqlite3 *db, const struct bch_history_query *q, sql
     return o;
 }
 
+/*
+ * Mirrors: the real history holds pairs of corridors that carry the same
+ * measurements (1 and 2, 3 and 4, 9 and 10, 11 and 12: 99.8 % of their
+ * common hours equal, against at most 34 % for any other pair).  The
+ * corridor b is marked `mirror_of` the first of seqs[0..n) with which it
+ * shares at least BCH_HISTORY_MIRROR_MIN instants and the same value at
+ * BCH_HISTORY_MIRROR_SHARE of them, with `mirror_share`; else null.  Both
+ * sequences are sorted by instant: one merge per pair.
+ */
+static void mark_mirror(json_t *c, const struct tt_seq *seqs, size_t n, const struct tt_seq *b)
+{
+    for (size_t k = 0; k < n; k++) {
+        const struct tt_seq *a = &seqs[k];
+        size_t i = 0, j = 0, common = 0, same = 0;
+
+        while (i < a->n && j < b->n) {
+            if (a->v[i].at < b->v[j].at) {
+                i++;
+            } else if (a->v[i].at > b->v[j].at) {
+                j++;
+            } else {
+                common++;
+                same += a->v[i].actuel == b->v[j].actuel;
+                i++;
+                j++;
+            }
+        }
+        if (common >= BCH_HISTORY_MIRROR_MIN &&
+            (double)same >= BCH_HISTORY_MIRROR_SHARE * (double)common) {
+            json_object_set_new(c, "mirror_of", json_integer(a->gid));
+            json_object_set_new(c, "mirror_share", json_real((double)same / (double)common));
+            return;
+        }
+    }
+    json_object_set_new(c, "mirror_of", json_null());
+    json_object_set_new(c, "mirror_share", json_null());
+}
+
 json_t *bch_history_corridors(sqlite3 *db, const struct bch_history_query *q)
 {
     static const char *sql =
@@ -1737,6 +1797,8 @@ json_t *bch_history_corridors(sqlite3 *db, const struct bch_history_query *q)
         "FROM c ORDER BY c.gid";
     sqlite3_stmt *st = NULL;
     json_t *arr = json_array();
+    struct tt_seq seqs[BCH_HISTORY_MAX_CORRIDORS];
+    size_t nseq = 0;
     int step;
 
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -1745,12 +1807,27 @@ json_t *bch_history_corridors(sqlite3 *db, const struct bch_history_query *q)
         return NULL;
     }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *c = corridor_json(db, q, st);
+        /* past BCH_HISTORY_MAX_CORRIDORS, a corridor is compared but not kept */
+        struct tt_seq extra = {0}, *sq = nseq < BCH_ARRAY_LEN(seqs) ? &seqs[nseq] : &extra;
+        json_t *c = corridor_json(db, q, st, sq);
 
+        if (c) {
+            mark_mirror(c, seqs, nseq, sq);
+            json_array_append_new(arr, c);
+        }
+        if (sq == &extra) {
+            free(extra.v);
+        } else if (c) {
+            nseq++;
+        } else {
+            free(sq->v);
+        }
         if (!c) {
             break;
         }
-        json_array_append_new(arr, c);
+    }
+    for (size_t i = 0; i < nseq; i++) {
+        free(seqs[i].v);
     }
     sqlite3_finalize(st);
     if (step != SQLITE_DONE) {
@@ -2193,24 +2270,13 @@ static double num(const json_t *o, const char *k)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* "%.4f", or "-" when the figure is unknown (JSON null). */
-static const char *fmt4(char *buf, size_t len, double v)
+/* v with the given decimals, or "-" when the figure is unknown (JSON null). */
+static const char *fmt_fig(char *buf, size_t len, int decimals, double v)
 {
     if (isnan(v)) {
         snprintf(buf, len, "-");
     } else {
-        snprintf(buf, len, "%.4f", v);
-    }
-    return buf;
-}
-
-/* "%.2f", or "-" when the figure is unknown. */
-static const char *fmt2(char *buf, size_t len, double v)
-{
-    if (isnan(v)) {
-        snprintf(buf, len, "-");
-    } else {
-        snprintf(buf, len, "%.2f", v);
+        snprintf(buf, len, "%.*f", decimals, v);
     }
     return buf;
 }
@@ -2267,9 +2333,9 @@ void bch_history_print_text(FILE *out, const json_t *s)
     }
     if (json_is_object(peaks)) {
         fprintf(out, "  Weekday network index %s; AM peak %s, PM peak %s",
-                fmt4(f1, sizeof(f1), num(peaks, "weekday_index")),
-                fmt4(f2, sizeof(f2), num(peaks, "am_index")),
-                fmt4(f3, sizeof(f3), num(peaks, "pm_index")));
+                fmt_fig(f1, sizeof(f1), 4, num(peaks, "weekday_index")),
+                fmt_fig(f2, sizeof(f2), 4, num(peaks, "am_index")),
+                fmt_fig(f3, sizeof(f3), 4, num(peaks, "pm_index")));
         if (!isnan(num(peaks, "busiest_hour"))) {
             fprintf(out, "; busiest hour %.0f h", num(peaks, "busiest_hour"));
         }
@@ -2281,8 +2347,8 @@ void bch_history_print_text(FILE *out, const json_t *s)
 
         fprintf(out, "  %s: index %s before, %s during",
                 json_string_value(json_object_get(v, "label")),
-                fmt4(f1, sizeof(f1), num(json_object_get(v, "before"), "index")),
-                fmt4(f2, sizeof(f2), num(json_object_get(v, "during"), "index")));
+                fmt_fig(f1, sizeof(f1), 4, num(json_object_get(v, "before"), "index")),
+                fmt_fig(f2, sizeof(f2), 4, num(json_object_get(v, "during"), "index")));
         if (!isnan(num(c, "relative"))) {
             fprintf(out, " (%+.1f %%)", 100.0 * num(c, "relative"));
         }
@@ -2295,9 +2361,9 @@ void bch_history_print_text(FILE *out, const json_t *s)
             const char *label = json_string_value(json_object_get(v, "label"));
 
             fprintf(out, "  %2.0f %-44.44s TTI %s PTI %s buffer %s (%.0f samples)\n", num(v, "gid"),
-                    label ? label : "", fmt2(f1, sizeof(f1), num(v, "tti")),
-                    fmt2(f2, sizeof(f2), num(v, "pti")),
-                    fmt2(f3, sizeof(f3), num(v, "buffer_index")), num(v, "samples"));
+                    label ? label : "", fmt_fig(f1, sizeof(f1), 2, num(v, "tti")),
+                    fmt_fig(f2, sizeof(f2), 2, num(v, "pti")),
+                    fmt_fig(f3, sizeof(f3), 2, num(v, "buffer_index")), num(v, "samples"));
         }
     }
 }

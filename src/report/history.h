@@ -30,6 +30,10 @@
 /* A day whose hours with data (at least this many) all give the same
  * network figures is flagged `frozen` in `daily`. */
 #define BCH_HISTORY_FROZEN_HOURS 12
+/* Corridors compared for mirrors, and what makes a mirror (history.c). */
+#define BCH_HISTORY_MAX_CORRIDORS 64
+#define BCH_HISTORY_MIRROR_MIN    100  /* common instants at least */
+#define BCH_HISTORY_MIRROR_SHARE  0.95 /* of them with the same value */
 
 /* A period of local dates, both inclusive. */
 struct bch_period {

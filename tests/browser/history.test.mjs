@@ -227,6 +227,11 @@ describe('history views in a real browser', { timeout: 600000 }, () => {
             assert.equal(norm(r.pti), c.pti == null ? '—' : frNum(c.pti, 2), `PTI of corridor ${c.gid}`);
         }
         assert.equal(await page.locator('#corridor-map path.corridor').count(), 16, 'every corridor is drawn');
+        // mirrored corridors (the same measurements as an earlier one) say so, as the API does
+        const shownMirrors = await page.$$eval('#corridor-list tr[data-gid]', (rs) => rs
+            .filter((r) => r.querySelector('.mirror'))
+            .map((r) => [Number(r.getAttribute('data-gid')), Number(r.querySelector('.mirror').getAttribute('data-mirror-of'))]));
+        assert.deepEqual(shownMirrors, api.corridors.filter((c) => c.mirror_of != null).map((c) => [c.gid, c.mirror_of]));
         // choosing a row (keyboard) highlights its corridor on the map and shows its hours
         const gid = api.corridors[4].gid;
         await page.focus(`#corridor-list tr[data-gid="${gid}"]`);
@@ -243,6 +248,9 @@ describe('history views in a real browser', { timeout: 600000 }, () => {
         const y2021 = await getJson(baseUrl, '/api/v1/corridors?' + qs({ from: '2020-12-31T23:00:00Z', to: '2021-12-31T22:59:59Z' }));
         const raws = await page.$$eval('#corridor-list tr[data-gid]', (rs) => rs.map((r) => [Number(r.getAttribute('data-gid')), r.querySelector('td.tti').getAttribute('data-value')]));
         assert.deepEqual(raws, y2021.corridors.map((c) => [c.gid, c.tti == null ? '' : String(c.tti)]));
+        const mirrors2021 = await page.$$eval('#corridor-list tr[data-gid] .mirror', (ms) => ms.map((m) => m.textContent));
+        assert.equal(mirrors2021.length, y2021.corridors.filter((c) => c.mirror_of != null).length);
+        assert.ok(mirrors2021.length >= 4, `the 2021 year has its mirrored pairs: ${mirrors2021}`);
         assert.notDeepEqual(y2021.corridors.map((c) => c.tti), api.corridors.map((c) => c.tti), 'the 2021 figures differ from the whole range (the live 2025 sample is out)');
     });
 

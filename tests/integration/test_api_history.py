@@ -416,6 +416,35 @@ def test_frozen_days_from_the_raw_file(srv):
 
 
 @pytest.mark.slow
+def test_mirrored_corridors_from_the_raw_file(srv):
+    """Corridors that carry the same measurements: recomputed from the raw hourly file (pairs
+    sharing >= 100 hours with >= 95 % equal values), against the API's mirror_of."""
+    import csv as csvmod
+    import gzip
+
+    series = {}
+    with gzip.open(shared_file("history/ci_tpstj_a_hourly_2021-01_2022-01.csv.gz"), "rt",
+                   encoding="utf-8-sig", newline="") as f:
+        for row in csvmod.DictReader(f):
+            gid = int(row["gid"])
+            if 1 <= gid <= 16:  # the 16 corridors (the file holds other gids too)
+                series.setdefault(gid, {})[row["time"]] = float(row["actuel"])
+    expected = {}
+    for b in sorted(series):
+        for a in sorted(g for g in series if g < b):
+            common = series[a].keys() & series[b].keys()
+            same = sum(series[a][t] == series[b][t] for t in common)
+            if len(common) >= 100 and same >= 0.95 * len(common):
+                expected[b] = a
+                break
+    assert expected == {2: 1, 4: 3, 10: 9, 12: 11}  # the raw file's facts, found above
+    got = get(srv, "/api/v1/corridors?from=2021-01-01T00:00:00Z&to=2021-12-31T23:00:00Z")
+    mirrors = {c["gid"]: c["mirror_of"] for c in got["corridors"] if c["mirror_of"] is not None}
+    assert mirrors == expected
+    assert all(c["mirror_share"] >= 0.95 for c in got["corridors"] if c["mirror_of"] is not None)
+
+
+@pytest.mark.slow
 def test_stations_from_the_raw_files(srv):
     fc = get(srv, "/api/v1/stations")
     assert fc["type"] == "FeatureCollection"
