@@ -246,10 +246,11 @@ static int poll_once(struct bch_loader *l, const char *base, const char *dataset
 }
 
 /*
- * The travel-time export: one request (the records API cannot be used as
- * ods.c pages it, ordered by gid, a field ci_tpstj_a does not have), with
- * the retries of http_fetch.h; a 200 body that is not a JSON list of
- * records (cut in the middle) is fetched again like a records page.
+ * The travel-time export: one request for the 16 corridors (one records
+ * page would do too, ordered by bm_gid, but the export also serves a
+ * --travel-dataset whose key field is not known), with the retries of
+ * http_fetch.h; a 200 body that is not a JSON list of records (cut in the
+ * middle) is fetched again after the same backoff, like a records page.
  */
 static int fetch_travel(const char *base, const char *dataset, const struct bch_http_opts *http,
                         struct bch_buf *payload, char *err, size_t errlen)
@@ -285,6 +286,7 @@ static int fetch_travel(const char *base, const char *dataset, const struct bch_
         }
         if (attempt < http->max_retries) {
             bch_warn("ods", "%s export: %s; trying again", dataset, err);
+            bch_http_backoff_wait(http, attempt);
         }
     }
     return rc;
@@ -297,8 +299,9 @@ static void report_travel(const char *what, const char *dataset, int rc,
     char at[32];
 
     if (rc && rc != BCH_ERR_INPUT) {
-        bch_error("travel", "%s: %s: warehouse error; travel times not stored", what, dataset);
-        count_travel_poll("db_error");
+        bch_error("travel", "%s: %s: %s; travel times not stored", what, dataset,
+                  rc == BCH_ERR_NOMEM ? "out of memory" : "warehouse error");
+        count_travel_poll(rc == BCH_ERR_NOMEM ? "bad_payload" : "db_error");
         return;
     }
     if (r->skipped) {

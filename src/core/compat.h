@@ -21,9 +21,12 @@
 #include <string.h>
 
 #define BCH_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define BCH_WUR               __attribute__((warn_unused_result))
-#define BCH_UNUSED            __attribute__((unused))
-#define BCH_ARRAY_LEN(a)      (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal: BCH_STR(900) is "900" (for SQL text). */
+#define BCH_STR_(x)      #x
+#define BCH_STR(x)       BCH_STR_(x)
+#define BCH_WUR          __attribute__((warn_unused_result))
+#define BCH_UNUSED       __attribute__((unused))
+#define BCH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #include "core/banned.h"
 

@@ -765,7 +765,8 @@ int bch_imp_session_prepare(struct bch_imp *im)
          "unmapped_rows, stale, missing FROM import_file WHERE source_id = ?"},
         {&im->st_whole_count,
          "SELECT count(*) FROM rejected WHERE source_id = ? AND position = 0 AND coerced = 0"},
-        {&im->st_whole_del, "DELETE FROM rejected WHERE source_id = ? AND position = 0"},
+        {&im->st_whole_del,
+         "DELETE FROM rejected WHERE source_id = ? AND position = 0 AND coerced = 0"},
         {&im->st_reject,
          "INSERT OR IGNORE INTO rejected(source_id, source_name, position, field, reason, value, "
          "coerced, rejected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},

@@ -354,7 +354,7 @@ int bch_lines_next(struct bch_lines *l, const char **data, size_t *len, long *fi
             l->start = l->end;
             return 1;
         }
-        if (pending >= l->max_line) {
+        if (pending > l->max_line) { /* as the region scan: a line of max_line bytes is kept */
             l->skipping = true;
             l->skip_line = l->line;
             l->start = l->end = 0;

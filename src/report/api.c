@@ -2,6 +2,7 @@
 
 #include <math.h>
 
+#include "analytics/track.h"
 #include "core/log.h"
 #include "model/trafi.h"
 #include "report/api.h"
@@ -317,7 +318,7 @@ fail:
  * the latest snapshot instant at or before to.
  */
 #define HJ_REACH "max(coalesce(?4, j.last_congested), j.last_congested)"
-#define HJ_SEEN  "coalesce(j.seen_until, j.last_congested + 900)"
+#define HJ_SEEN  "coalesce(j.seen_until, j.last_congested + " BCH_STR(BCH_TRACK_DEFAULT_STALE_S) ")"
 #define HJ_SQL(src)                                                                                \
     "SELECT s.gid, s.ident, e.start, e.eff, e.open, e.rc, e.left_censored, e.peak_state, "         \
     "s.length_m, s.typevoie, s.commune FROM (SELECT j.segment_id, j.start, j.left_censored, "      \
@@ -534,15 +535,19 @@ int bch_api_gauges_read(sqlite3 *db, struct bch_api_gauges *g)
     sqlite3_finalize(st);
     /* Open episodes whose segment is still seen at the latest snapshot (as the
      * report's jams: one silent for longer than the stale limit ended unseen). */
-    g->active_jams = bch_db_int(db,
-                                bch_db_int(db, "PRAGMA user_version", 0) >= 4
-                                    ? "SELECT count(*) FROM jam_episode j WHERE j.end IS NULL AND "
-                                      "coalesce(j.seen_until, j.last_congested + 900) >= "
-                                      "coalesce((SELECT max(at) FROM snapshot), j.last_congested)"
-                                    : "SELECT count(*) FROM jam_episode j WHERE j.end IS NULL AND "
-                                      "j.last_congested + 900 >= coalesce((SELECT max(at) FROM "
-                                      "snapshot), j.last_congested)",
-                                0);
+    g->active_jams =
+        bch_db_int(db,
+                   bch_db_int(db, "PRAGMA user_version", 0) >= 4
+                       ? "SELECT count(*) FROM jam_episode j WHERE j.end IS NULL AND "
+                         "coalesce(j.seen_until, j.last_congested + " BCH_STR(
+                             BCH_TRACK_DEFAULT_STALE_S) ") >= "
+                                                        "coalesce((SELECT max(at) FROM snapshot), "
+                                                        "j.last_congested)"
+                       : "SELECT count(*) FROM jam_episode j WHERE j.end IS NULL AND "
+                         "j.last_congested + " BCH_STR(
+                             BCH_TRACK_DEFAULT_STALE_S) " >= coalesce((SELECT max(at) FROM "
+                                                        "snapshot), j.last_congested)",
+                   0);
     st = bch_rep_prepare(db, "gauges", reasons_sql);
     if (!st) {
         return -1;

@@ -362,10 +362,13 @@ static bool weekday(int wday)
 /* ------------------------------------------------------------- overview */
 
 /*
- * The frozen days of the imported layer (as `daily`'s flag: at least
- * BCH_HISTORY_FROZEN_HOURS hours with data, all with the same network
- * figures), as runs of consecutive local days: {days, runs: [{from, to,
- * days}]}.  From the roll-up history_hour: one row per hour, exact sums.
+ * The frozen days of the imported layer (at least BCH_HISTORY_FROZEN_HOURS
+ * hours with data, all with the same network figures), as runs of
+ * consecutive local days: {days, runs: [{from, to, days}]}.  From the
+ * roll-up history_hour (one row per hour, exact sums) over all the data.
+ * `daily`'s flag applies the same test to the hours of its range in the one
+ * hourly layer: the two agree on whole days of imported data, which is where
+ * a frozen feed shows (a live day with minute data is never frozen).
  */
 static json_t *frozen_runs(sqlite3 *db)
 {
@@ -379,6 +382,7 @@ static json_t *frozen_runs(sqlite3 *db)
     bool open = false;
 
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        bch_error("report", "frozen days: %s", sqlite3_errmsg(db));
         sqlite3_finalize(st);
         return json_pack("{s:I, s:o}", "days", (json_int_t)0, "runs", runs);
     }

@@ -1,5 +1,6 @@
 #include "core/compat.h"
 
+#include "analytics/track.h"
 #include "core/log.h"
 #include "model/trafi.h"
 #include "report/columns.h"
@@ -105,7 +106,7 @@ json_t *bch_report_latest(sqlite3 *db, bch_time at)
  * migration 4 have no seen_until: the default stale limit stands in.
  */
 #define JAM_REACH "max(coalesce(?4, j.last_congested), j.last_congested)"
-#define JAM_SEEN  "coalesce(j.seen_until, j.last_congested + 900)"
+#define JAM_SEEN  "coalesce(j.seen_until, j.last_congested + " BCH_STR(BCH_TRACK_DEFAULT_STALE_S) ")"
 #define JAM_VIEW(src)                                                                              \
     "(SELECT * FROM (SELECT j.segment_id, j.start, j.left_censored, j.peak_state, "                \
     "CASE WHEN j.end IS NOT NULL THEN j.end WHEN " JAM_SEEN " < " JAM_REACH " THEN " JAM_SEEN      \

@@ -193,6 +193,11 @@ static long backoff_ms(const struct bch_http_opts *o, int attempt)
     return cap > 0 ? (long)(((double)random() / (double)RAND_MAX) * (double)cap) : 0;
 }
 
+void bch_http_backoff_wait(const struct bch_http_opts *o, int attempt)
+{
+    wait_ms(backoff_ms(o, attempt), o->stop);
+}
+
 static double now_s(void)
 {
     struct timespec ts;

@@ -47,6 +47,14 @@ struct bch_http_response {
 void bch_http_response_release(struct bch_http_response *r);
 
 /*
+ * Waits the full-jitter backoff of retry number attempt (0 = the first
+ * retry), as bch_http_get() does between its own tries; returns early when
+ * o->stop is set.  For callers that retry a 200 answer whose body is unusable
+ * (cut JSON, an HTML page): without it they would hammer the portal.
+ */
+void bch_http_backoff_wait(const struct bch_http_opts *o, int attempt);
+
+/*
  * GETs url.  Returns 0 on HTTP 2xx (body in r), BCH_ERR_NET when every
  * attempt failed with a retryable error, BCH_ERR_INPUT on a non-retryable
  * HTTP error (4xx other than 429: r holds the status and body).  err says

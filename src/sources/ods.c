@@ -79,6 +79,7 @@ static int get_page(const char *url, const struct bch_http_opts *http, json_t **
         }
         if (attempt < http->max_retries) {
             bch_warn("ods", "GET %s: %s; trying again", url, err);
+            bch_http_backoff_wait(http, attempt);
         }
     }
     return BCH_ERR_INPUT;
