@@ -59,12 +59,7 @@ static int set_defaults(struct bch_kafka_props *p, bool stats)
         {"enable.partition.eof", "false"},
     };
 
-    for (size_t i = 0; i < BCH_ARRAY_LEN(defaults); i++) {
-        if (bch_kafka_props_default(p, defaults[i][0], defaults[i][1])) {
-            return -1;
-        }
-    }
-    return stats ? bch_kafka_props_default(p, "statistics.interval.ms", "5000") : 0;
+    return bch_kafka_props_defaults(p, defaults, BCH_ARRAY_LEN(defaults), stats);
 }
 
 int cmd_load(int argc, char **argv)

@@ -1630,20 +1630,7 @@ static int begin(struct bch_imp *im)
         rc = load_keys(im);
     }
     if (rc == 0 && im->opt->segments) {
-        rc = bch_imp_begin(im);
-        if (rc == 0) {
-            int frc = segments_file(im, im->opt->segments);
-
-            if (frc == 0 || frc == BCH_ERR_INPUT) {
-                rc = bch_imp_commit(im);
-                if (rc == 0) {
-                    rc = frc;
-                }
-            } else {
-                bch_imp_rollback(im);
-                rc = frc;
-            }
-        }
+        rc = bch_imp_side_file(im, segments_file, im->opt->segments);
     }
     return rc;
 }

@@ -325,6 +325,23 @@ static int source_mark(struct bch_imp *im, const char *format, const char *heade
     return bch_imp_checkpoint(im);
 }
 
+int bch_imp_side_file(struct bch_imp *im, int (*read)(struct bch_imp *, const char *),
+                      const char *path)
+{
+    int rc = bch_imp_begin(im), frc;
+
+    if (rc) {
+        return rc;
+    }
+    frc = read(im, path);
+    if (frc != 0 && frc != BCH_ERR_INPUT) {
+        bch_imp_rollback(im);
+        return frc;
+    }
+    rc = bch_imp_commit(im);
+    return rc ? rc : frc;
+}
+
 int bch_imp_source_done(struct bch_imp *im, const char *format, const char *header,
                         size_t header_len)
 {

@@ -96,6 +96,15 @@ int bch_imp_source_hashed(struct bch_imp *im, const char *name, const char *kind
 int bch_imp_session_prepare(struct bch_imp *im);
 void bch_imp_session_finalize(struct bch_imp *im);
 
+/*
+ * Reads a side file of a kind (the segments file of segment-history, the
+ * corridors file of travel-times) with read(), in a transaction of its own:
+ * committed when read() stored it (0) or rejected some of it (BCH_ERR_INPUT,
+ * returned after the commit), rolled back on any other error.
+ */
+int bch_imp_side_file(struct bch_imp *im, int (*read)(struct bch_imp *, const char *),
+                      const char *path);
+
 /* Marks the current source complete with its counters; header may be NULL. */
 int bch_imp_source_done(struct bch_imp *im, const char *format, const char *header,
                         size_t header_len);

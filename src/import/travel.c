@@ -956,20 +956,7 @@ static int begin(struct bch_imp *im)
         sqlite3_finalize(st);
     }
     if (rc == 0 && im->opt->corridors) {
-        rc = bch_imp_begin(im);
-        if (rc == 0) {
-            int frc = json_file(im, im->opt->corridors);
-
-            if (frc == 0 || frc == BCH_ERR_INPUT) {
-                rc = bch_imp_commit(im);
-                if (rc == 0) {
-                    rc = frc;
-                }
-            } else {
-                bch_imp_rollback(im);
-                rc = frc;
-            }
-        }
+        rc = bch_imp_side_file(im, json_file, im->opt->corridors);
     }
     return rc;
 }

@@ -77,6 +77,17 @@ int bch_kafka_props_default(struct bch_kafka_props *p, const char *name, const c
     return bch_kafka_props_set(p, name, value, "default");
 }
 
+int bch_kafka_props_defaults(struct bch_kafka_props *p, const char *const table[][2], size_t n,
+                             bool stats)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (bch_kafka_props_default(p, table[i][0], table[i][1])) {
+            return -1;
+        }
+    }
+    return stats ? bch_kafka_props_default(p, "statistics.interval.ms", "5000") : 0;
+}
+
 const char *bch_kafka_props_get(const struct bch_kafka_props *p, const char *name)
 {
     const struct bch_kafka_prop *e = find(p, name);

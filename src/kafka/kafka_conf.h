@@ -39,6 +39,11 @@ int bch_kafka_props_set(struct bch_kafka_props *p, const char *name, const char 
 
 /* Sets name=value unless name is already set (program defaults). */
 int bch_kafka_props_default(struct bch_kafka_props *p, const char *name, const char *value) BCH_WUR;
+/* Each {name, value} of table[0..n) as by bch_kafka_props_default(), then, when
+ * stats, statistics.interval.ms=5000 (librdkafka statistics feed /metrics).
+ * The defaults tables of the Kafka commands go through here.  0 or -1. */
+int bch_kafka_props_defaults(struct bch_kafka_props *p, const char *const table[][2], size_t n,
+                             bool stats) BCH_WUR;
 
 /* Value of name, or NULL. */
 const char *bch_kafka_props_get(const struct bch_kafka_props *p, const char *name);
